@@ -1,0 +1,51 @@
+from django.contrib import admin
+
+from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, Space, SpacePermission
+
+
+class SpacePermissionInline(admin.TabularInline):
+    model = SpacePermission
+    extra = 1
+    autocomplete_fields = ["user", "group"]
+
+
+@admin.register(Space)
+class SpaceAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "created_at"]
+    search_fields = ["key", "name"]
+    inlines = [SpacePermissionInline]
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = ["title", "space", "published_at"]
+    list_filter = ["space"]
+    search_fields = ["title"]
+    raw_id_fields = ["current_version"]
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ["title", "page", "public_id", "published_at", "deleted_at"]
+    list_filter = ["page__space"]
+    search_fields = ["title", "public_id"]
+    readonly_fields = ["public_id"]
+
+
+@admin.register(SnapshotJob)
+class SnapshotJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "macro", "status", "trigger", "created_at", "finished_at", "fetched"]
+    list_filter = ["status", "trigger"]
+    readonly_fields = [f.name for f in SnapshotJob._meta.fields]
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(admin.ModelAdmin):
+    list_display = ["id", "macro", "complete", "issue_count", "actor", "taken_at", "duration_ms"]
+    list_filter = ["complete", "source"]
+    exclude = []
+    readonly_fields = [f.name for f in Snapshot._meta.fields]
+
+
+admin.site.register(PageVersion)
+admin.site.register(SiteSettings)

@@ -1,0 +1,343 @@
+"""Spaces, pages, their versions, Snapshots macros, snapshots and snapshot jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Space(models.Model):
+    key = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("space", args=[self.key])
+
+
+class SpacePermission(models.Model):
+    """A grant on a space to one user or one group.
+
+    Levels are cumulative (admin ⊃ edit ⊃ snapshot ⊃ view). ``snapshot`` is the
+    reference product's override: viewers in a group a space admin names may take
+    snapshots without edit rights, unless a site admin turns the override off.
+    """
+
+    class Level(models.IntegerChoices):
+        VIEW = 10, "View"
+        SNAPSHOT = 20, "View and take snapshots"
+        EDIT = 30, "Edit"
+        ADMIN = 40, "Administer"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="permissions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.VIEW)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(group__isnull=True)) | (Q(user__isnull=True) & Q(group__isnull=False)),
+                name="space_permission_user_xor_group",
+            ),
+            models.UniqueConstraint(fields=["space", "user"], name="one_grant_per_space_user"),
+            models.UniqueConstraint(fields=["space", "group"], name="one_grant_per_space_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space.key}: {self.user or self.group} → {self.get_level_display()}"
+
+
+class Page(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="pages")
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    current_version = models.ForeignKey(
+        "PageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["space", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("page", args=[self.pk])
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    def live_macros(self) -> models.QuerySet[Macro]:
+        """The macros of the published page, in their published order."""
+        return self.macros.filter(published_at__isnull=False, deleted_at__isnull=True).order_by("position", "pk")
+
+
+class PageDraft(models.Model):
+    """The one draft of a page: what Save stores and Publish makes live."""
+
+    page = models.OneToOneField(Page, on_delete=models.CASCADE, related_name="draft")
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    # Public ids of the macros in the draft, in order; a published macro missing from
+    # this list is removed from the page when the draft is published.
+    macro_order = models.JSONField(default=list, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Draft of {self.page}"
+
+
+class PageVersion(models.Model):
+    """One published state of a page; a publish and every snapshot make one."""
+
+    class Kind(models.TextChoices):
+        PUBLISH = "publish", "Published"
+        SNAPSHOT = "snapshot", "Snapshot"
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    # The macros as they were: [{"id": uuid, "title": …, "config": …, "snapshot": id|None}]
+    macros = models.JSONField(default=list)
+    snapshot = models.OneToOneField(
+        "Snapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="page_version"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=64, help_text="Who made the version: a user name, automation or schedule.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["page", "-number"]
+        constraints = [models.UniqueConstraint(fields=["page", "number"], name="one_version_number_per_page")]
+
+    def __str__(self) -> str:
+        return f"{self.page} v{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("page_version", args=[self.page_id, self.number])
+
+
+def default_levels() -> list[dict]:
+    return [{"jql": "project = WEB ORDER BY created DESC", "fields": ["key", "summary", "status", "assignee"]}]
+
+
+def default_display() -> dict:
+    return {"page_size": 25, "show_count": True}
+
+
+class Macro(models.Model):
+    """A Snapshots macro on a page.
+
+    ``title``/``levels``/``display``/``position`` are what the published page shows;
+    ``draft`` holds the editor's saved but unpublished configuration. ``levels`` is a
+    list so multi-level queries (level 2+ run once per issue of the level above) fit.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="macros")
+    title = models.CharField(max_length=200, blank=True)
+    levels = models.JSONField(default=default_levels)
+    display = models.JSONField(default=default_display)
+    position = models.PositiveIntegerField(default=0)
+    draft = models.JSONField(null=True, blank=True, help_text="Saved, unpublished configuration.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["page", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title or f"Snapshots macro {self.public_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("macro_configure", args=[self.page_id, self.public_id])
+
+    @property
+    def is_live(self) -> bool:
+        return self.published_at is not None and self.deleted_at is None
+
+    def draft_config(self) -> dict:
+        """What the editor sees: the draft if there is one, else the published config."""
+        if self.draft is not None:
+            return self.draft
+        return {"title": self.title, "levels": self.levels, "display": self.display}
+
+    def latest_snapshot(self) -> Snapshot | None:
+        return self.snapshots.filter(complete=True).order_by("-taken_at", "-pk").first()
+
+
+class SnapshotQuerySet(models.QuerySet):
+    def finished(self) -> SnapshotQuerySet:
+        return self.filter(complete=True)
+
+
+class Snapshot(models.Model):
+    """The frozen result of one run of a macro.
+
+    Rows live in ``SnapshotRow`` and are written page by page while the source is
+    read; the snapshot only counts (``complete``) once every page is in, so a failed
+    search never leaves a partial result on the page.
+    """
+
+    macro = models.ForeignKey(Macro, on_delete=models.CASCADE, related_name="snapshots")
+    job = models.OneToOneField(
+        "SnapshotJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshot"
+    )
+    complete = models.BooleanField(default=False)
+    columns = models.JSONField(default=list)  # [{"id": "status", "name": "Status"}] per level
+    levels = models.JSONField(default=list)  # the levels (JQL + fields) that were run
+    source = models.CharField(max_length=32)
+    source_site = models.CharField(max_length=255, blank=True)
+    issue_count = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # {"levels": [n1, n2…], "status_categories": {…}}
+    started_at = models.DateTimeField(default=timezone.now)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=64)
+
+    objects = SnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["macro", "-taken_at"]
+        indexes = [models.Index(fields=["macro", "complete", "-taken_at"], name="latest_snapshot_of_macro")]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.pk} of {self.macro}"
+
+    @property
+    def jql(self) -> str:
+        return self.levels[0]["jql"] if self.levels else ""
+
+
+class SnapshotRow(models.Model):
+    """One issue of a snapshot, as the source returned it."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
+    position = models.PositiveIntegerField()
+    level = models.PositiveSmallIntegerField(default=1)
+    parent_position = models.PositiveIntegerField(null=True, blank=True)
+    issue_key = models.CharField(max_length=64)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["snapshot", "position"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="one_row_per_position")]
+
+    def __str__(self) -> str:
+        return self.issue_key
+
+
+class SnapshotJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Person"
+        AUTOMATION = "automation", "Automation (macro key)"
+        GLOBAL_KEY = "global", "Automation (global key)"
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command line"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    macro = models.ForeignKey(Macro, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_lookup = models.CharField(max_length=32, blank=True, help_text="Lookup id of the API key that queued it.")
+    error = models.TextField(blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    expected = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Coalescing: at most one queued job per macro, enforced by the database so
+            # that concurrent triggers in different processes cannot both insert one.
+            models.UniqueConstraint(
+                fields=["macro"], condition=Q(status="queued"), name="one_queued_job_per_macro"
+            ),
+        ]
+        indexes = [models.Index(fields=["macro", "status"], name="jobs_of_macro_by_status")]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def actor(self) -> str:
+        """How the page labels who took the snapshot."""
+        if self.trigger == self.Trigger.AUTOMATION:
+            return "automation"
+        if self.trigger == self.Trigger.GLOBAL_KEY:
+            return "automation (global key)"
+        if self.trigger == self.Trigger.SCHEDULE:
+            return "schedule"
+        if self.requested_by is not None:
+            return self.requested_by.get_username()
+        return "command line"
+
+    def lease_expired(self, now=None) -> bool:
+        return self.lease_until is None or self.lease_until < (now or timezone.now())
+
+    @staticmethod
+    def lease_length() -> timedelta:
+        return timedelta(seconds=settings.SNAPSHOT_JOB_TIMEOUT)
+
+
+class SiteSettings(models.Model):
+    """The one row of site-wide switches an administrator changes from the browser."""
+
+    automation_enabled = models.BooleanField(default=True)
+    snapshot_group_override = models.BooleanField(
+        default=True, help_text="Space admins may let a group take snapshots without edit rights."
+    )
+    jira_site_url = models.CharField(max_length=255, blank=True, help_text="The Jira site snapshots come from.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "site settings"
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def load(cls) -> SiteSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

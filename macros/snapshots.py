@@ -1,0 +1,305 @@
+"""Taking snapshots: the one service both "Take snapshot" and the automation API call.
+
+``request_snapshot`` queues (or joins) a job and returns at once; ``take`` runs on a
+django-q2 worker, reads the source page by page, and stores the snapshot and its page
+version in one transaction at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
+from macros.sources import JqlError, Source, SourceError, get_source
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+# Multi-level macros run one search per issue of the level above; these bound one job.
+MAX_SUBQUERIES = 1000
+MAX_ISSUES = 200_000
+
+Trigger = SnapshotJob.Trigger
+Status = SnapshotJob.Status
+
+
+def request_snapshot(
+    macro: Macro, trigger: str, *, user=None, key_lookup: str = ""
+) -> tuple[SnapshotJob, bool]:
+    """Queue a snapshot of ``macro``, or join the one already queued.
+
+    Returns ``(job, coalesced)``. The partial unique index on queued jobs makes this
+    race-free across processes: of two concurrent inserts one fails and joins the other.
+    """
+    for _ in range(3):
+        existing = SnapshotJob.objects.filter(macro=macro, status=Status.QUEUED).first()
+        if existing is not None:
+            return existing, True
+        job = SnapshotJob(macro=macro, trigger=trigger, requested_by=user, key_lookup=key_lookup)
+        try:
+            with transaction.atomic():
+                job.save(force_insert=True)
+                transaction.on_commit(lambda job_id=job.pk: enqueue(job_id))
+        except IntegrityError:
+            continue  # another process queued one between our read and our insert
+        return job, False
+    raise RuntimeError("Could not queue or find a queued snapshot job.")
+
+
+def enqueue(job_id) -> None:
+    from django_q.tasks import async_task
+
+    async_task("macros.tasks.run_snapshot_job", str(job_id), task_name=f"snapshot-{job_id}", group="snapshots")
+
+
+def take(job_id) -> Snapshot | None:
+    """Run one job to its end. Safe to call twice for the same job: one snapshot at most."""
+    now = timezone.now()
+    claimed = SnapshotJob.objects.filter(
+        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now), pk=job_id
+    ).update(
+        status=Status.RUNNING,
+        started_at=now,
+        lease_until=now + SnapshotJob.lease_length(),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        log.info("snapshot job %s is finished or held by another worker; nothing to do", job_id)
+        return None
+    job = SnapshotJob.objects.select_related("macro__page", "requested_by").get(pk=job_id)
+    # A previous attempt that died mid-way may have left rows behind: they are void.
+    Snapshot.objects.filter(job=job, complete=False).delete()
+    try:
+        return _run(job)
+    except SourceError as exc:
+        _fail(job, str(exc))
+    except Exception:
+        log.exception("snapshot job %s failed unexpectedly", job_id)
+        _fail(job, "The snapshot failed because of an internal error; the site's logs have the details.")
+    return None
+
+
+def _fail(job: SnapshotJob, reason: str) -> None:
+    with transaction.atomic():
+        SnapshotJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(
+            status=Status.FAILED, error=reason, finished_at=timezone.now(), lease_until=None
+        )
+        Snapshot.objects.filter(job=job, complete=False).delete()
+
+
+def _run(job: SnapshotJob) -> Snapshot | None:
+    macro = job.macro
+    source = get_source()
+    check_same_site(source)
+    started = time.monotonic()
+    levels = [dict(level) for level in macro.levels]
+    if not levels:
+        raise SourceError("This macro has no query; configure it first.")
+    names = field_names(source)
+    snapshot = Snapshot.objects.create(
+        macro=macro,
+        job=job,
+        levels=levels,
+        columns=[[{"id": f, "name": names.get(f, f)} for f in level.get("fields", [])] for level in levels],
+        source=source.name,
+        source_site=source.site_url,
+        taken_by=job.requested_by,
+        actor=job.actor,
+    )
+    writer = _RowWriter(snapshot, job)
+    requests_made = 0
+    parents: list[tuple[int, str]] = []  # (position, key) of the level above
+    for depth, level in enumerate(levels, start=1):
+        fields = _fields_to_fetch(level.get("fields", []))
+        if depth == 1:
+            requests_made += writer.write_search(source, level["jql"], fields, depth, None)
+        else:
+            if len(parents) > MAX_SUBQUERIES:
+                raise SourceError(
+                    f"Level {depth} would run {len(parents)} searches, one per issue of level {depth - 1}; "
+                    f"the limit is {MAX_SUBQUERIES}. Narrow the query of level {depth - 1}."
+                )
+            for parent_position, parent_key in parents:
+                jql = level["jql"].replace("$key", parent_key)
+                try:
+                    requests_made += writer.write_search(source, jql, fields, depth, parent_position)
+                except JqlError as exc:
+                    raise JqlError([f"Level {depth}: {m}" for m in exc.messages]) from None
+        parents = writer.level_positions.get(depth, [])
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return _finish(job, snapshot, writer, duration_ms, requests_made)
+
+
+def _fields_to_fetch(fields: list[str]) -> list[str]:
+    # `key` is not a Jira field (it is on every issue), but a status is needed for the
+    # per-category counts that comparisons use.
+    wanted = [f for f in fields if f != "key"]
+    if "status" not in wanted:
+        wanted.append("status")
+    return wanted
+
+
+class _RowWriter:
+    """Streams issues into SnapshotRow page by page so memory stays flat."""
+
+    def __init__(self, snapshot: Snapshot, job: SnapshotJob):
+        self.snapshot = snapshot
+        self.job = job
+        self.position = 0
+        self.level_counts: Counter[int] = Counter()
+        self.categories: Counter[str] = Counter()
+        self.level_positions: dict[int, list[tuple[int, str]]] = {}
+
+    def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
+        calls = 0
+        for page in source.search_pages(jql, fields, page_size=PAGE_SIZE):
+            calls += 1
+            rows = []
+            for issue in page.issues:
+                self.position += 1
+                if self.position > MAX_ISSUES:
+                    raise SourceError(f"This snapshot would hold more than {MAX_ISSUES:,} issues; narrow the query.")
+                key = issue.get("key", "")
+                rows.append(
+                    SnapshotRow(
+                        snapshot=self.snapshot,
+                        position=self.position,
+                        level=depth,
+                        parent_position=parent,
+                        issue_key=key,
+                        data=issue,
+                    )
+                )
+                self.level_counts[depth] += 1
+                if depth == 1:
+                    self.categories[_status_category(issue)] += 1
+                self.level_positions.setdefault(depth, []).append((self.position, key))
+            SnapshotRow.objects.bulk_create(rows)
+            expected = page.expected if depth == 1 else None
+            SnapshotJob.objects.filter(pk=self.job.pk).update(
+                fetched=self.position,
+                expected=expected if expected is not None else F("expected"),
+                lease_until=timezone.now() + SnapshotJob.lease_length(),
+            )
+        return calls
+
+
+def _status_category(issue: dict) -> str:
+    status = (issue.get("fields") or {}).get("status") or {}
+    category = status.get("statusCategory") or {}
+    return category.get("name") or status.get("name") or "No status"
+
+
+def _finish(job: SnapshotJob, snapshot: Snapshot, writer: _RowWriter, duration_ms: int, requests_made: int):
+    now = timezone.now()
+    with transaction.atomic():
+        done = SnapshotJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(
+            status=Status.SUCCEEDED, finished_at=now, lease_until=None, fetched=writer.position, error=""
+        )
+        if not done:
+            # Our lease ran out and another attempt took the job over: its result wins.
+            log.warning("snapshot job %s lost its lease; discarding this attempt's rows", job.pk)
+            snapshot.delete()
+            return None
+        snapshot.complete = True
+        snapshot.taken_at = now
+        snapshot.issue_count = writer.level_counts[1]
+        snapshot.counts = {
+            "levels": [writer.level_counts[d] for d in range(1, len(snapshot.levels) + 1)],
+            "status_categories": dict(writer.categories),
+        }
+        snapshot.duration_ms = duration_ms
+        snapshot.requests_made = requests_made
+        snapshot.save()
+        record_version(job.macro.page, PageVersion.Kind.SNAPSHOT, author=job.requested_by, actor=job.actor, snapshot=snapshot)
+        settings_row = SiteSettings.load()
+        if snapshot.source_site and not settings_row.jira_site_url:
+            settings_row.jira_site_url = snapshot.source_site
+            settings_row.save(update_fields=["jira_site_url", "updated_at"])
+    return snapshot
+
+
+def record_version(page: Page, kind: str, *, author=None, actor: str, snapshot: Snapshot | None = None) -> PageVersion:
+    """Append a version to the page's history (call inside a transaction)."""
+    page = Page.objects.select_for_update().get(pk=page.pk)
+    last = page.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    latest = {
+        s.macro_id: s.pk
+        for s in Snapshot.objects.finished().filter(macro__page=page).order_by("macro_id", "taken_at")
+    } if kind == PageVersion.Kind.PUBLISH else {}
+    macros = []
+    for macro in page.live_macros():
+        snap_id = latest.get(macro.pk) if kind == PageVersion.Kind.PUBLISH else None
+        if snapshot is not None and snapshot.macro_id == macro.pk:
+            snap_id = snapshot.pk
+        macros.append(
+            {"id": str(macro.public_id), "title": macro.title, "levels": macro.levels, "display": macro.display, "snapshot": snap_id}
+        )
+    version = PageVersion.objects.create(
+        page=page,
+        number=last + 1,
+        kind=kind,
+        title=page.title,
+        body=page.body,
+        macros=macros,
+        snapshot=snapshot,
+        author=author,
+        actor=actor,
+    )
+    Page.objects.filter(pk=page.pk).update(current_version=version)
+    return version
+
+
+def field_names(source: Source) -> dict[str, str]:
+    try:
+        names = {f.id: f.name for f in source.fields()}
+    except SourceError:
+        names = {}
+    names.setdefault("key", "Key")
+    return names
+
+
+def check_same_site(source: Source) -> None:
+    """Refuse to mix issues of two Jira sites in one history (reference product behaviour)."""
+    if not source.site_url:
+        return
+    remembered = SiteSettings.load().jira_site_url
+    if remembered and remembered.rstrip("/") != source.site_url.rstrip("/"):
+        raise SourceError(
+            f"Snapshots on this site came from {remembered}, but Jira is now configured as {source.site_url}. "
+            "A site administrator must confirm it is the same Jira site under a new URL "
+            "(Site administration → Jira connection → Same site, new URL) before snapshots can be taken."
+        )
+
+
+def reap_stale_jobs(now=None) -> dict[str, int]:
+    """Settle jobs the queue lost: re-enqueue old queued jobs, fail runs nobody will retry."""
+    now = now or timezone.now()
+    lost_after = timedelta(seconds=settings.Q_CLUSTER["retry"] * settings.Q_CLUSTER["max_attempts"] + 60)
+    requeued = 0
+    for job_id in SnapshotJob.objects.filter(status=Status.QUEUED, created_at__lt=now - timedelta(minutes=10)).values_list("pk", flat=True)[:100]:
+        enqueue(job_id)
+        requeued += 1
+    failed = SnapshotJob.objects.filter(status=Status.RUNNING, lease_until__lt=now - lost_after).update(
+        status=Status.FAILED,
+        finished_at=now,
+        lease_until=None,
+        error="The worker taking this snapshot stopped and the job could not be retried; take the snapshot again.",
+    )
+    return {"requeued": requeued, "failed": failed}
+
+
+def iter_rows(snapshot: Snapshot, *, level: int = 1, offset: int = 0, limit: int | None = None) -> Iterator[SnapshotRow]:
+    rows = snapshot.rows.filter(level=level).order_by("position")
+    if limit is not None:
+        rows = rows[offset : offset + limit]
+    return rows.iterator(chunk_size=500)

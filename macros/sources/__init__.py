@@ -1,0 +1,34 @@
+"""Where issues come from: the configured Jira site, or the bundled Sample data."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from macros.sources.base import FieldInfo, Identity, JqlError, ResultPage, Source, SourceError
+
+__all__ = ["FieldInfo", "Identity", "JqlError", "ResultPage", "Source", "SourceError", "get_source"]
+
+_cached: dict[tuple, Source] = {}
+
+
+def get_source() -> Source:
+    """The source for this site's settings, built once per process (it keeps its HTTP pool)."""
+    config = (settings.JIRA_URL, settings.JIRA_DEPLOYMENT, settings.JIRA_USER, settings.JIRA_TOKEN)
+    source = _cached.get(config)
+    if source is None:
+        source = _cached[config] = _build(*config)
+    return source
+
+
+def _build(url: str, deployment: str, user: str, token: str) -> Source:
+    if not url:
+        from macros.sources.sample import Sample
+
+        return Sample()
+    from macros.sources import jira
+
+    if deployment == "auto":
+        deployment = jira.detect_deployment(url)
+    if deployment == "cloud":
+        return jira.JiraCloud(url, user, token)
+    return jira.JiraDataCenter(url, user, token)

@@ -1,0 +1,76 @@
+"""The interface every source of issues implements.
+
+A source answers a JQL search page by page so that a snapshot of 50,000 issues never
+has to sit in memory at once: the snapshot service stores each page as it arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+class SourceError(Exception):
+    """A search could not be completed; ``str(error)`` is a sentence a person can act on."""
+
+
+class JqlError(SourceError):
+    """The query itself is wrong (Jira answers 400): the messages are Jira's own words."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = [m for m in messages if m] or ["The JQL query is not valid."]
+        super().__init__(" ".join(self.messages))
+
+
+@dataclass
+class ResultPage:
+    """One page of a search: issues in Jira's JSON shape, plus what we know of the total."""
+
+    issues: list[dict]
+    expected: int | None = None  # how many issues the whole search should return, if known
+
+
+@dataclass
+class FieldInfo:
+    id: str  # "summary", "status", "customfield_10016"
+    name: str  # "Summary", "Status", "Story Points"
+    custom: bool = False
+    schema_type: str | None = None  # Jira's schema.type: "string", "user", "array", …
+
+
+@dataclass
+class Identity:
+    """Who we are in the source (the answer of /myself)."""
+
+    display_name: str
+    account: str  # accountId on Cloud, user name on Data Center, "sample" for the sample
+    extra: dict = field(default_factory=dict)
+
+
+class Source:
+    """Base class: ``search_pages`` is the one method a snapshot needs."""
+
+    name: str = "source"  # "sample", "jira-cloud", "jira-datacenter"
+    site_url: str = ""  # the Jira base URL the issues come from ("" for the sample)
+
+    def search_pages(self, jql: str, fields: list[str], *, page_size: int = 100) -> Iterator[ResultPage]:
+        """Yield every page of issues matching ``jql``, each issue carrying ``fields``.
+
+        Raises ``JqlError`` for a bad query and ``SourceError`` for anything else that
+        stops the search; a caller must then treat everything already yielded as void.
+        """
+        raise NotImplementedError
+
+    def preview(self, jql: str, fields: list[str], limit: int = 10) -> ResultPage:
+        """The first ``limit`` issues, for the configuration screen."""
+        for page in self.search_pages(jql, fields, page_size=limit):
+            return ResultPage(page.issues[:limit], page.expected)
+        return ResultPage([], 0)
+
+    def fields(self) -> list[FieldInfo]:
+        """Every field an editor can choose as a column."""
+        raise NotImplementedError
+
+    def myself(self) -> Identity:
+        """Who the configured credentials are; raises ``SourceError`` with the precise failure."""
+        raise NotImplementedError

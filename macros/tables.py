@@ -1,0 +1,83 @@
+"""A snapshot as a paged table: level-1 rows per page, deeper levels nested under them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.paginator import Paginator
+
+from macros.models import Snapshot, SnapshotRow
+from macros.rendering import cell_text, status_category_key
+
+
+@dataclass
+class TableRow:
+    key: str
+    level: int
+    cells: list[str]
+    category: str
+    children: list[TableRow] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    snapshot: Snapshot
+    columns: list[dict]
+    rows: list[TableRow]
+    page_number: int
+    num_pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page_number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page_number < self.num_pages
+
+    def flat_rows(self) -> list[TableRow]:
+        out: list[TableRow] = []
+
+        def walk(rows: list[TableRow]) -> None:
+            for row in rows:
+                out.append(row)
+                walk(row.children)
+
+        walk(self.rows)
+        return out
+
+
+def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -> Table:
+    """One page of the table; a query per level, whatever the snapshot's size."""
+    level1 = snapshot.rows.filter(level=1).order_by("position").only("position", "issue_key", "data", "level")
+    paginator = Paginator(level1, max(1, page_size), allow_empty_first_page=True)
+    paginator.count = snapshot.issue_count  # the snapshot knows its size: skip a COUNT(*)
+    page = paginator.get_page(page_number)
+    columns_by_level = snapshot.columns or [[{"id": "key", "name": "Key"}]]
+    columns = columns_by_level[0]
+    rows = [_row(r, columns_by_level) for r in page.object_list]
+    parents = {r.position: tr for r, tr in zip(page.object_list, rows)}
+    depth = 2
+    while parents and depth <= len(columns_by_level):
+        children = SnapshotRow.objects.filter(
+            snapshot=snapshot, level=depth, parent_position__in=list(parents)
+        ).order_by("position")
+        next_parents = {}
+        for child in children:
+            table_row = _row(child, columns_by_level)
+            parents[child.parent_position].children.append(table_row)
+            next_parents[child.position] = table_row
+        parents = next_parents
+        depth += 1
+    return Table(snapshot, columns, rows, page.number, paginator.num_pages, snapshot.issue_count)
+
+
+def _row(row: SnapshotRow, columns_by_level: list[list[dict]]) -> TableRow:
+    columns = columns_by_level[min(row.level, len(columns_by_level)) - 1]
+    return TableRow(
+        key=row.issue_key,
+        level=row.level,
+        cells=[cell_text(row.data, c["id"]) for c in columns],
+        category=status_category_key(row.data),
+    )

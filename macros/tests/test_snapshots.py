@@ -1,0 +1,194 @@
+import pytest
+
+from conftest import StaticSource, make_issue
+from macros.models import PageVersion, Snapshot, SnapshotJob, SnapshotRow
+from macros.snapshots import request_snapshot, take
+from macros.sources import JqlError, SourceError
+
+Status = SnapshotJob.Status
+
+
+def _take(macro, user=None) -> SnapshotJob:
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=user)
+    take(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_it_stores_the_snapshot_rows_and_a_page_version(page_and_macro, people, static_source):
+    page, macro = page_and_macro
+    versions_before = page.versions.count()
+    job = _take(macro, people["editor"])
+    assert job.status == Status.SUCCEEDED
+    snapshot = job.snapshot
+    assert snapshot.complete and snapshot.issue_count == 7
+    assert list(snapshot.rows.values_list("issue_key", flat=True)) == [f"WEB-{n}" for n in range(1, 8)]
+    assert snapshot.rows.first().data["fields"]["summary"] == "Issue number 1"
+    assert snapshot.columns == [[{"id": "key", "name": "Key"}, {"id": "summary", "name": "Summary"}, {"id": "status", "name": "Status"}]]
+    assert snapshot.actor == "editor"
+    assert snapshot.counts["status_categories"] == {"To Do": 7}
+    version = page.versions.order_by("-number").first()
+    assert page.versions.count() == versions_before + 1
+    assert version.kind == PageVersion.Kind.SNAPSHOT and version.snapshot == snapshot
+    page.refresh_from_db()
+    assert page.current_version == version
+
+
+def test_it_pages_through_the_source_and_reports_progress(page_and_macro, monkeypatch):
+    page, macro = page_and_macro
+    source = StaticSource([make_issue(n) for n in range(1, 251)])
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    job = _take(macro)
+    assert job.status == Status.SUCCEEDED
+    assert job.fetched == 250 and job.expected == 250
+    assert job.snapshot.rows.count() == 250
+
+
+def test_a_failed_search_keeps_the_previous_snapshot_and_stores_nothing_partial(page_and_macro, monkeypatch, static_source):
+    page, macro = page_and_macro
+    first = _take(macro).snapshot
+    failing = StaticSource([make_issue(n) for n in range(1, 300)], fail_after=2)
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: failing)
+    job = _take(macro)
+    assert job.status == Status.FAILED
+    assert job.error == "Jira was unavailable (HTTP 503)."
+    assert macro.latest_snapshot() == first
+    assert Snapshot.objects.filter(macro=macro).count() == 1
+    assert SnapshotRow.objects.filter(snapshot__macro=macro).count() == 7
+
+
+def test_bad_jql_fails_the_job_with_the_sources_words(space, people, static_source):
+    from conftest import publish_page_with_macro
+
+    _, macro = publish_page_with_macro(space, people["editor"], jql="project = BAD")
+    job = _take(macro)
+    assert job.status == Status.FAILED
+    assert job.error == "Error in the JQL Query: Expecting operator but got 'BAD'."
+
+
+def test_a_redelivered_job_makes_one_snapshot(page_and_macro, static_source):
+    _, macro = page_and_macro
+    job = _take(macro)
+    assert take(job.pk) is None  # the broker delivers it again
+    assert Snapshot.objects.filter(macro=macro).count() == 1
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED and job.attempts == 1
+
+
+def test_a_job_whose_worker_died_is_taken_over_after_its_lease(page_and_macro, static_source):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _, macro = page_and_macro
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    # The first worker claimed it, wrote a page of rows, and was killed.
+    SnapshotJob.objects.filter(pk=job.pk).update(status=Status.RUNNING, attempts=1, lease_until=timezone.now() + timedelta(minutes=5))
+    dead = Snapshot.objects.create(macro=macro, job=job, source="static", actor="x")
+    SnapshotRow.objects.create(snapshot=dead, position=1, issue_key="WEB-1", data={})
+    assert take(job.pk) is None, "a live lease must not be taken over"
+    SnapshotJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    snapshot = take(job.pk)
+    assert snapshot is not None and snapshot.issue_count == 7
+    assert Snapshot.objects.filter(macro=macro).count() == 1
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED and job.attempts == 2
+
+
+def test_further_requests_join_the_queued_job(page_and_macro, people):
+    _, macro = page_and_macro
+    first, coalesced = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=people["editor"])
+    second, coalesced_again = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION, key_lookup="abc")
+    assert (coalesced, coalesced_again) == (False, True)
+    assert second.pk == first.pk
+    assert SnapshotJob.objects.filter(macro=macro).count() == 1
+
+
+def test_a_running_job_does_not_absorb_new_requests(page_and_macro):
+    _, macro = page_and_macro
+    first, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    SnapshotJob.objects.filter(pk=first.pk).update(status=Status.RUNNING)
+    second, coalesced = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    assert not coalesced and second.pk != first.pk
+
+
+def test_the_database_refuses_a_second_queued_job(page_and_macro):
+    from django.db import IntegrityError, transaction
+
+    _, macro = page_and_macro
+    SnapshotJob.objects.create(macro=macro, trigger=SnapshotJob.Trigger.MANUAL)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SnapshotJob.objects.create(macro=macro, trigger=SnapshotJob.Trigger.MANUAL)
+
+
+def test_multi_level_macros_run_once_per_parent_with_key_replaced(space, people, monkeypatch):
+    from conftest import publish_page_with_macro
+
+    parents = [make_issue(1, issuetype={"name": "Epic"}), make_issue(2, issuetype={"name": "Epic"})]
+    children = {
+        "parent = WEB-1": [make_issue(11), make_issue(12, status="Done", category="done")],
+        "parent = WEB-2": [make_issue(21)],
+    }
+    source = StaticSource(by_jql={"issuetype = Epic": parents, **children})
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    page, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
+    macro.levels = [*macro.levels, {"jql": "parent = $key", "fields": ["key", "summary"]}]
+    macro.save()
+    job = _take(macro)
+    assert job.status == Status.SUCCEEDED
+    assert source.calls == ["issuetype = Epic", "parent = WEB-1", "parent = WEB-2"]
+    rows = list(job.snapshot.rows.values_list("issue_key", "level", "parent_position"))
+    assert rows == [("WEB-1", 1, None), ("WEB-2", 1, None), ("WEB-11", 2, 1), ("WEB-12", 2, 1), ("WEB-21", 2, 2)]
+    assert job.snapshot.issue_count == 2 and job.snapshot.counts["levels"] == [2, 3]
+
+
+def test_a_bad_lower_level_names_the_level(space, people, monkeypatch):
+    from conftest import publish_page_with_macro
+
+    source = StaticSource(by_jql={"issuetype = Epic": [make_issue(1)]})
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    _, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
+    macro.levels = [*macro.levels, {"jql": "BAD = $key", "fields": ["key"]}]
+    macro.save()
+    job = _take(macro)
+    assert job.status == Status.FAILED
+    assert job.error.startswith("Level 2: Error in the JQL Query")
+    assert not Snapshot.objects.filter(macro=macro).exists()
+
+
+def test_it_refuses_a_different_jira_site_until_an_admin_confirms(page_and_macro, monkeypatch):
+    from macros.models import SiteSettings
+
+    _, macro = page_and_macro
+    source = StaticSource([make_issue(1)])
+    source.site_url = "https://new.atlassian.net"
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    SiteSettings.objects.update_or_create(pk=1, defaults={"jira_site_url": "https://old.atlassian.net"})
+    job = _take(macro)
+    assert job.status == Status.FAILED
+    assert "came from https://old.atlassian.net" in job.error and "Same site, new URL" in job.error
+
+
+def test_it_remembers_the_first_jira_site(page_and_macro, monkeypatch):
+    from macros.models import SiteSettings
+
+    _, macro = page_and_macro
+    source = StaticSource([make_issue(1)])
+    source.site_url = "https://acme.atlassian.net"
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    assert _take(macro).status == Status.SUCCEEDED
+    assert SiteSettings.load().jira_site_url == "https://acme.atlassian.net"
+
+
+def test_an_unexpected_error_fails_the_job_without_leaking_details(page_and_macro, monkeypatch):
+    _, macro = page_and_macro
+    source = StaticSource([make_issue(1)], fail_after=0, failure=RuntimeError("secret internals"))
+    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    job = _take(macro)
+    assert job.status == Status.FAILED
+    assert "internal error" in job.error and "secret" not in job.error
+
+
+def test_jql_error_is_a_source_error():
+    assert issubclass(JqlError, SourceError)
+    assert str(JqlError(["a.", "b."])) == "a. b."

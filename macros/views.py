@@ -1,0 +1,300 @@
+"""Screens for spaces, pages, the page editor and the macro configuration."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from macros import pages as page_service
+from macros.config_tabs import tabs_for
+from macros.forms import DisplayForm, MacroQueryForm, PageForm
+from macros.models import Macro, Page, PageVersion, Snapshot, SnapshotJob, Space
+from macros.permissions import can_edit, can_take_snapshot, page_for, visible_spaces
+from macros.rendering import render_body
+from macros.snapshots import request_snapshot
+from macros.sources import JqlError, SourceError, get_source
+from macros.tables import build_table
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    spaces = visible_spaces(request.user)
+    pages = Page.objects.filter(space__in=spaces).select_related("space").order_by("space__name", "title")
+    return render(request, "macros/home.html", {"spaces": spaces, "pages": pages})
+
+
+@login_required
+def space(request: HttpRequest, key: str) -> HttpResponse:
+    space = get_object_or_404(Space, key=key)
+    if space not in visible_spaces(request.user):
+        raise Http404("No such space.")
+    return render(
+        request,
+        "macros/space.html",
+        {"space": space, "pages": space.pages.order_by("title"), "can_edit": can_edit(request.user, space)},
+    )
+
+
+@login_required
+def page_new(request: HttpRequest, key: str) -> HttpResponse:
+    space = get_object_or_404(Space, key=key)
+    if space not in visible_spaces(request.user):
+        raise Http404("No such space.")
+    if not can_edit(request.user, space):
+        raise PermissionDenied("You need edit permission on this space to create pages.")
+    form = PageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        page = page_service.create_page(space, form.cleaned_data["title"], form.cleaned_data["body"], request.user)
+        return redirect("page_edit", page.pk)
+    return render(request, "macros/page_new.html", {"space": space, "form": form})
+
+
+def _macro_block_context(request: HttpRequest, page: Page, macro: Macro, page_number: int = 1) -> dict:
+    snapshot = macro.latest_snapshot()
+    table = build_table(snapshot, page_number, macro.display.get("page_size", 25)) if snapshot else None
+    job = macro.jobs.order_by("-created_at").first()
+    return {
+        "page": page,
+        "macro": macro,
+        "snapshot": snapshot,
+        "table": table,
+        "job": job,
+        "can_snapshot": can_take_snapshot(request.user, page.space),
+    }
+
+
+@login_required
+def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = page_for(request.user, page_id)
+    if not page.is_published and not can_edit(request.user, page.space):
+        raise Http404("This page has not been published yet.")
+    blocks = []
+    for macro in page.live_macros():
+        number = _int(request.GET.get(f"p{macro.pk}"), 1)
+        blocks.append(_macro_block_context(request, page, macro, number))
+    return render(
+        request,
+        "macros/page.html",
+        {
+            "page": page,
+            "body_html": render_body(page.body),
+            "blocks": blocks,
+            "can_edit": can_edit(request.user, page.space),
+            "has_draft": page_service.has_unpublished_changes(page),
+            "version": page.current_version,
+        },
+    )
+
+
+@login_required
+@require_GET
+def macro_block(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    """The rendered macro (table, who took it, job progress), for live updates and paging."""
+    page = page_for(request.user, page_id)
+    macro = get_object_or_404(page.live_macros(), public_id=macro_id)
+    context = _macro_block_context(request, page, macro, _int(request.GET.get("p"), 1))
+    return render(request, "macros/_macro_block.html", context)
+
+
+@login_required
+@require_GET
+def page_live(request: HttpRequest, page_id: int) -> JsonResponse:
+    """What changed on the page, cheaply: polled by the open page every few seconds."""
+    page = page_for(request.user, page_id)
+    state = {}
+    for macro in page.live_macros():
+        snapshot = macro.latest_snapshot()
+        job = macro.jobs.order_by("-created_at").first()
+        state[str(macro.public_id)] = {
+            "snapshot": snapshot.pk if snapshot else None,
+            "job": None
+            if job is None
+            else {
+                "id": str(job.pk),
+                "status": job.status,
+                "fetched": job.fetched,
+                "expected": job.expected,
+                "error": job.error or None,
+            },
+        }
+    return JsonResponse({"page": page.pk, "macros": state})
+
+
+@login_required
+@require_POST
+def take_snapshot(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    page = page_for(request.user, page_id, need="snapshot")
+    macro = get_object_or_404(page.live_macros(), public_id=macro_id)
+    job, coalesced = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=request.user)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"job": str(job.pk), "status": job.status, "coalesced": coalesced}, status=202)
+    messages.info(request, "A snapshot was already queued; it will show here when it lands." if coalesced else "Snapshot queued; it will show here when it lands.")
+    return redirect(page)
+
+
+@login_required
+def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = page_for(request.user, page_id, need="edit")
+    draft = page_service.get_draft(page, request.user)
+    form = PageForm(request.POST or None, initial={"title": draft.title, "body": draft.body})
+    if request.method == "POST" and form.is_valid():
+        draft.title = form.cleaned_data["title"]
+        draft.body = form.cleaned_data["body"]
+        draft.updated_by = request.user
+        draft.save()
+        action = request.POST.get("action", "save")
+        macros_by_id = {str(m.public_id): m for m in page_service.draft_macros(draft)}
+        verb, _, target = action.partition(":")
+        macro = macros_by_id.get(target)
+        if verb == "publish":
+            page_service.publish(page, request.user)
+            messages.success(request, "Published.")
+            return redirect(page)
+        if verb == "add_macro":
+            macro = page_service.add_macro(draft)
+            return redirect("macro_configure", page.pk, macro.public_id)
+        if verb in {"remove", "up", "down", "configure"} and macro is None:
+            raise Http404("No such macro in this draft.")
+        if verb == "remove":
+            page_service.remove_macro(draft, macro)
+            messages.info(request, f"Removed “{macro.draft_config().get('title') or 'macro'}” from the draft.")
+        elif verb in {"up", "down"}:
+            page_service.move_macro(draft, macro, -1 if verb == "up" else 1)
+        elif verb == "configure":
+            return redirect("macro_configure", page.pk, macro.public_id)
+        else:
+            messages.success(request, "Saved to the draft. Publish to make it live.")
+        return redirect("page_edit", page.pk)
+    return render(
+        request,
+        "macros/page_edit.html",
+        {
+            "page": page,
+            "draft": draft,
+            "form": form,
+            "macros": page_service.draft_macros(draft),
+            "has_changes": page_service.has_unpublished_changes(page),
+        },
+    )
+
+
+def _editable_macro(request: HttpRequest, page_id: int, macro_id) -> tuple[Page, Macro]:
+    page = page_for(request.user, page_id, need="edit")
+    macro = get_object_or_404(Macro, page=page, public_id=macro_id, deleted_at__isnull=True)
+    return page, macro
+
+
+@login_required
+def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    """The Query tab: title, levels (JQL + fields), with a preview of the first rows."""
+    page, macro = _editable_macro(request, page_id, macro_id)
+    config = macro.draft_config()
+    source = get_source()
+    field_choices = _field_choices(source)
+    form = MacroQueryForm(request.POST or None, config=config)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        action = request.POST.get("action", "save")
+        levels = form.levels()
+        if action == "add_level":
+            form = MacroQueryForm(config={**config, "title": form.cleaned_data["title"], "levels": [*levels, {"jql": "parent = $key", "fields": ["key", "summary", "status"]}]})
+        elif action.startswith("remove_level:"):
+            index = _int(action.partition(":")[2], 0)
+            kept = [lvl for i, lvl in enumerate(levels) if i != index or i == 0]
+            form = MacroQueryForm(config={**config, "title": form.cleaned_data["title"], "levels": kept})
+        else:
+            preview = _preview(source, levels[0])
+            if action == "save" and not preview["errors"]:
+                page_service.save_macro_draft(macro, {**config, "title": form.cleaned_data["title"], "levels": levels})
+                messages.success(request, "Macro saved to the draft. Publish the page to make it live.")
+                return redirect("page_edit", page.pk)
+    elif request.GET.get("preview"):
+        preview = _preview(source, config["levels"][0])
+    return render(
+        request,
+        "macros/macro_configure.html",
+        {
+            "page": page,
+            "macro": macro,
+            "form": form,
+            "preview": preview,
+            "field_choices": field_choices,
+            "tabs": tabs_for(page, macro, "query"),
+            "source": source,
+        },
+    )
+
+
+@login_required
+def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    page, macro = _editable_macro(request, page_id, macro_id)
+    config = macro.draft_config()
+    form = DisplayForm(request.POST or None, initial=config.get("display", {}))
+    if request.method == "POST" and form.is_valid():
+        page_service.save_macro_draft(macro, {**config, "display": form.cleaned_data})
+        messages.success(request, "Display options saved to the draft.")
+        return redirect("page_edit", page.pk)
+    return render(
+        request,
+        "macros/macro_display.html",
+        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
+    )
+
+
+def _preview(source, level: dict) -> dict:
+    fields = [f for f in level["fields"] if f != "key"] or ["summary"]
+    try:
+        result = source.preview(level["jql"], fields, limit=10)
+    except JqlError as exc:
+        return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
+    except SourceError as exc:
+        return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
+    from macros.rendering import cell_text
+
+    rows = [[cell_text(issue, f) for f in level["fields"]] for issue in result.issues]
+    return {"errors": [], "rows": rows, "expected": result.expected, "fields": level["fields"]}
+
+
+def _field_choices(source) -> list:
+    try:
+        fields = source.fields()
+    except SourceError:
+        return []
+    return sorted(fields, key=lambda f: (f.custom, f.name.lower()))
+
+
+@login_required
+def page_history(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = page_for(request.user, page_id)
+    versions = page.versions.select_related("author", "snapshot__macro").order_by("-number")
+    return render(request, "macros/page_history.html", {"page": page, "versions": versions[:200]})
+
+
+@login_required
+def page_version(request: HttpRequest, page_id: int, number: int) -> HttpResponse:
+    page = page_for(request.user, page_id)
+    version = get_object_or_404(PageVersion, page=page, number=number)
+    wanted = [m["snapshot"] for m in version.macros if m.get("snapshot")]
+    snapshots = {s.pk: s for s in Snapshot.objects.finished().filter(pk__in=wanted, macro__page=page)}
+    blocks = []
+    for item in version.macros:
+        snap = snapshots.get(item.get("snapshot"))
+        table = build_table(snap, 1, item.get("display", {}).get("page_size", 25)) if snap else None
+        blocks.append({"title": item.get("title"), "snapshot": snap, "table": table})
+    return render(
+        request,
+        "macros/page_version.html",
+        {"page": page, "version": version, "body_html": render_body(version.body), "blocks": blocks},
+    )
+
+
+def _int(value, default: int) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
