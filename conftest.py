@@ -73,8 +73,14 @@ class StaticSource(Source):
 @pytest.fixture
 def static_source(monkeypatch) -> StaticSource:
     source = StaticSource([make_issue(n) for n in range(1, 8)])
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     return source
+
+
+def use_source(monkeypatch, source: Source) -> None:
+    """Make ``macros.sources.get_source()`` answer ``source`` for this test."""
+    monkeypatch.setattr("macros.sources._cached", {})
+    monkeypatch.setattr("macros.sources._build", lambda *config: source)
 
 
 @pytest.fixture

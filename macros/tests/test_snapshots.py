@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import StaticSource, make_issue
+from conftest import StaticSource, make_issue, use_source
 from macros.models import PageVersion, Snapshot, SnapshotJob, SnapshotRow
 from macros.snapshots import request_snapshot, take
 from macros.sources import JqlError, SourceError
@@ -37,7 +37,7 @@ def test_it_stores_the_snapshot_rows_and_a_page_version(page_and_macro, people, 
 def test_it_pages_through_the_source_and_reports_progress(page_and_macro, monkeypatch):
     page, macro = page_and_macro
     source = StaticSource([make_issue(n) for n in range(1, 251)])
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     job = _take(macro)
     assert job.status == Status.SUCCEEDED
     assert job.fetched == 250 and job.expected == 250
@@ -48,7 +48,7 @@ def test_a_failed_search_keeps_the_previous_snapshot_and_stores_nothing_partial(
     page, macro = page_and_macro
     first = _take(macro).snapshot
     failing = StaticSource([make_issue(n) for n in range(1, 300)], fail_after=2)
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: failing)
+    use_source(monkeypatch, failing)
     job = _take(macro)
     assert job.status == Status.FAILED
     assert job.error == "Jira was unavailable (HTTP 503)."
@@ -130,7 +130,7 @@ def test_multi_level_macros_run_once_per_parent_with_key_replaced(space, people,
         "parent = WEB-2": [make_issue(21)],
     }
     source = StaticSource(by_jql={"issuetype = Epic": parents, **children})
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     page, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
     macro.levels = [*macro.levels, {"jql": "parent = $key", "fields": ["key", "summary"]}]
     macro.save()
@@ -146,7 +146,7 @@ def test_a_bad_lower_level_names_the_level(space, people, monkeypatch):
     from conftest import publish_page_with_macro
 
     source = StaticSource(by_jql={"issuetype = Epic": [make_issue(1)]})
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     _, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
     macro.levels = [*macro.levels, {"jql": "BAD = $key", "fields": ["key"]}]
     macro.save()
@@ -162,7 +162,7 @@ def test_it_refuses_a_different_jira_site_until_an_admin_confirms(page_and_macro
     _, macro = page_and_macro
     source = StaticSource([make_issue(1)])
     source.site_url = "https://new.atlassian.net"
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     SiteSettings.objects.update_or_create(pk=1, defaults={"jira_site_url": "https://old.atlassian.net"})
     job = _take(macro)
     assert job.status == Status.FAILED
@@ -175,7 +175,7 @@ def test_it_remembers_the_first_jira_site(page_and_macro, monkeypatch):
     _, macro = page_and_macro
     source = StaticSource([make_issue(1)])
     source.site_url = "https://acme.atlassian.net"
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     assert _take(macro).status == Status.SUCCEEDED
     assert SiteSettings.load().jira_site_url == "https://acme.atlassian.net"
 
@@ -183,7 +183,7 @@ def test_it_remembers_the_first_jira_site(page_and_macro, monkeypatch):
 def test_an_unexpected_error_fails_the_job_without_leaking_details(page_and_macro, monkeypatch):
     _, macro = page_and_macro
     source = StaticSource([make_issue(1)], fail_after=0, failure=RuntimeError("secret internals"))
-    monkeypatch.setattr("macros.snapshots.get_source", lambda: source)
+    use_source(monkeypatch, source)
     job = _take(macro)
     assert job.status == Status.FAILED
     assert "internal error" in job.error and "secret" not in job.error
