@@ -192,3 +192,26 @@ def test_an_unexpected_error_fails_the_job_without_leaking_details(page_and_macr
 def test_jql_error_is_a_source_error():
     assert issubclass(JqlError, SourceError)
     assert str(JqlError(["a.", "b."])) == "a. b."
+
+
+def test_the_sweep_fails_runs_nobody_will_retry_and_requeues_lost_queued_jobs(page_and_macro, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    from macros.snapshots import reap_stale_jobs
+
+    _, macro = page_and_macro
+    long_ago = timezone.now() - timedelta(hours=5)
+    dead = SnapshotJob.objects.create(macro=macro, trigger="manual", status=Status.RUNNING, lease_until=long_ago, attempts=3)
+    lost = SnapshotJob.objects.create(macro=macro, trigger="manual", created_at=long_ago)
+    fresh_running = SnapshotJob.objects.create(macro=macro, trigger="manual", status=Status.RUNNING, lease_until=timezone.now() + timedelta(minutes=1))
+    queued_before = OrmQ.objects.count()
+    assert reap_stale_jobs() == {"requeued": 1, "failed": 1}
+    dead.refresh_from_db()
+    fresh_running.refresh_from_db()
+    assert dead.status == Status.FAILED and "worker taking this snapshot stopped" in dead.error
+    assert fresh_running.status == Status.RUNNING
+    assert OrmQ.objects.count() == queued_before + 1
+    assert SnapshotJob.objects.get(pk=lost.pk).status == Status.QUEUED
