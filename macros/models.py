@@ -138,6 +138,26 @@ class PageVersion(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("page_version", args=[self.page_id, self.number])
 
+    def add_sticker(self, label: str, user) -> tuple[Sticker, bool]:
+        """Label this snapshot version; ``(sticker, created)``, recorded in the page's audit."""
+        from django.core.exceptions import ValidationError
+        from django.db import IntegrityError, transaction
+
+        label = " ".join(label.split())
+        if not label:
+            raise ValidationError("A sticker needs a label.")
+        if len(label) > Sticker.MAX_LENGTH:
+            raise ValidationError(f"A sticker label has at most {Sticker.MAX_LENGTH} characters.")
+        if self.kind != self.Kind.SNAPSHOT:
+            raise ValidationError("Stickers go on snapshot versions.")
+        try:
+            with transaction.atomic():
+                sticker = Sticker.objects.create(page_id=self.page_id, version=self, label=label, created_by=user)
+                PageEvent.record(self.page_id, PageEvent.Action.STICKER_ADDED, user, version=self, detail=label)
+        except IntegrityError:  # the unique constraint: this label is already on this version
+            return Sticker.objects.get(version=self, label=label), False
+        return sticker, True
+
 
 def default_levels() -> list[dict]:
     return [{"jql": "project = WEB ORDER BY created DESC", "fields": ["key", "summary", "status", "assignee"]}]
@@ -247,6 +267,8 @@ class SnapshotRow(models.Model):
     class Meta:
         ordering = ["snapshot", "position"]
         constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="one_row_per_position")]
+        # Nested levels: "the children of these rows" (the paged table, exports).
+        indexes = [models.Index(fields=["snapshot", "parent_position"], name="children_of_snapshot_row")]
 
     def __str__(self) -> str:
         return self.issue_key
@@ -341,3 +363,66 @@ class SiteSettings(models.Model):
     def load(cls) -> SiteSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+class Sticker(models.Model):
+    """A label an editor puts on a snapshot version ("Sprint 12 end", "Release 2.4 sign-off")."""
+
+    MAX_LENGTH = 60
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="stickers")
+    version = models.ForeignKey(PageVersion, on_delete=models.CASCADE, related_name="stickers")
+    label = models.CharField(max_length=MAX_LENGTH)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version", "created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["version", "label"], name="one_sticker_label_per_version")]
+        # History filtered by sticker: "versions of this page carrying label X".
+        indexes = [models.Index(fields=["page", "label"], name="stickers_of_page_by_label")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def remove(self, user) -> None:
+        from django.db import transaction
+
+        with transaction.atomic():
+            deleted, _ = Sticker.objects.filter(pk=self.pk).delete()
+            if deleted:  # two people removing it at once log it once
+                PageEvent.record(self.page_id, PageEvent.Action.STICKER_REMOVED, user, version=self.version, detail=self.label)
+
+
+class PageEvent(models.Model):
+    """The page's own audit trail: who labelled which version, and when."""
+
+    class Action(models.TextChoices):
+        STICKER_ADDED = "sticker_added", "Sticker added"
+        STICKER_REMOVED = "sticker_removed", "Sticker removed"
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    version_number = models.PositiveIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["page", "-created_at", "-pk"]
+        indexes = [models.Index(fields=["page", "-created_at"], name="events_of_page_newest_first")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.detail}"
+
+    @classmethod
+    def record(cls, page_id: int, action: str, user, *, version: PageVersion | None = None, detail: str = "") -> PageEvent:
+        return cls.objects.create(
+            page_id=page_id,
+            action=action,
+            version_number=version.number if version is not None else None,
+            detail=detail[:255],
+            user=user,
+            actor=user.get_username() if user is not None else "command line",
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from macros import views
+from macros import history, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,8 +9,13 @@ urlpatterns = [
     path("pages/<int:page_id>/", views.page_view, name="page"),
     path("pages/<int:page_id>/live", views.page_live, name="page_live"),
     path("pages/<int:page_id>/edit/", views.page_edit, name="page_edit"),
-    path("pages/<int:page_id>/history/", views.page_history, name="page_history"),
-    path("pages/<int:page_id>/v/<int:number>/", views.page_version, name="page_version"),
+    path("pages/<int:page_id>/history/", history.page_history, name="page_history"),
+    path("pages/<int:page_id>/v/<int:number>/", history.page_version, name="page_version"),
+    path("pages/<int:page_id>/v/<int:number>/stickers/", history.add_sticker, name="sticker_add"),
+    path("pages/<int:page_id>/stickers/<int:sticker_id>/remove", history.remove_sticker, name="sticker_remove"),
+    path("pages/<int:page_id>/macros/<uuid:macro_id>/compare/", history.compare_snapshots, name="compare_snapshots"),
+    path("pages/<int:page_id>/snapshots/<int:snapshot_id>/export.csv", history.export_csv, name="snapshot_export_csv"),
+    path("pages/<int:page_id>/snapshots/<int:snapshot_id>/export.json", history.export_json, name="snapshot_export_json"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/", views.macro_block, name="macro_block"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/snapshot", views.take_snapshot, name="take_snapshot"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/configure/", views.macro_configure, name="macro_configure"),
