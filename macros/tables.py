@@ -11,10 +11,16 @@ from macros.rendering import cell_text, status_category_key
 
 
 @dataclass
+class Cell:
+    field: str
+    text: str
+
+
+@dataclass
 class TableRow:
     key: str
     level: int
-    cells: list[str]
+    cells: list[Cell]
     category: str
     children: list[TableRow] = field(default_factory=list)
 
@@ -78,6 +84,6 @@ def _row(row: SnapshotRow, columns_by_level: list[list[dict]]) -> TableRow:
     return TableRow(
         key=row.issue_key,
         level=row.level,
-        cells=[cell_text(row.data, c["id"]) for c in columns],
+        cells=[Cell(c["id"], cell_text(row.data, c["id"])) for c in columns],
         category=status_category_key(row.data),
     )

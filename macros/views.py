@@ -15,7 +15,7 @@ from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, PageVersion, Snapshot, SnapshotJob, Space
 from macros.permissions import can_edit, can_take_snapshot, page_for, visible_spaces
 from macros.rendering import render_body
-from macros.snapshots import request_snapshot
+from macros.snapshots import field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
 from macros.tables import build_table
 
@@ -256,7 +256,8 @@ def _preview(source, level: dict) -> dict:
     from macros.rendering import cell_text
 
     rows = [[cell_text(issue, f) for f in level["fields"]] for issue in result.issues]
-    return {"errors": [], "rows": rows, "expected": result.expected, "fields": level["fields"]}
+    names = field_names(source)
+    return {"errors": [], "rows": rows, "expected": result.expected, "fields": [names.get(f, f) for f in level["fields"]]}
 
 
 def _field_choices(source) -> list:
