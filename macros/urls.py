@@ -1,8 +1,11 @@
 from django.urls import path
 
-from macros import history, views
+from macros import history, site_admin, views
 
 urlpatterns = [
+    path("site-admin/jira/", site_admin.jira_connection, name="jira_connection"),
+    path("site-admin/jira/test", site_admin.jira_test_connection, name="jira_test_connection"),
+    path("site-admin/jira/same-site", site_admin.jira_same_site, name="jira_same_site"),
     path("", views.home, name="home"),
     path("spaces/<slug:key>/", views.space, name="space"),
     path("spaces/<slug:key>/new-page/", views.page_new, name="page_new"),

@@ -193,8 +193,13 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
     """The Query tab: title, levels (JQL + fields), with a preview of the first rows."""
     page, macro = _editable_macro(request, page_id, macro_id)
     config = macro.draft_config()
-    source = get_source()
-    field_choices = _field_choices(source)
+    try:
+        source = get_source()
+    except SourceError as exc:  # e.g. JIRA_DEPLOYMENT=auto and Jira is unreachable
+        source, source_error = None, str(exc)
+    else:
+        source_error = None
+    field_choices = _field_choices(source) if source else []
     form = MacroQueryForm(request.POST or None, config=config)
     preview = None
     if request.method == "POST" and form.is_valid():
@@ -225,6 +230,7 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
             "field_choices": field_choices,
             "tabs": tabs_for(page, macro, "query"),
             "source": source,
+            "source_error": source_error,
         },
     )
 
@@ -247,6 +253,8 @@ def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
 
 def _preview(source, level: dict) -> dict:
     fields = [f for f in level["fields"] if f != "key"] or ["summary"]
+    if source is None:
+        return {"errors": [], "warning": "The source is not reachable.", "issues": [], "expected": None, "fields": level["fields"]}
     try:
         result = source.preview(level["jql"], fields, limit=10)
     except JqlError as exc:
