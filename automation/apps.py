@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AutomationConfig(AppConfig):
     name = "automation"
     verbose_name = "Automation"
+
+    def ready(self) -> None:
+        from automation.service import make_live_on_publish
+        from macros.config_tabs import ConfigTab, register_tab
+        from macros.pages import page_published
+
+        register_tab(ConfigTab("automation", "Automation", "macro_automation"))
+        page_published.connect(make_live_on_publish, dispatch_uid="automation.make_live_on_publish")

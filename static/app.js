@@ -76,3 +76,24 @@
   }
   schedule(1000);
 })();
+
+// --- automation (Automation tab) ----------------------------------------------------
+(function () {
+  "use strict";
+  // Ticking "Enable automation for this macro" makes the key at once, so it can be
+  // copied before Save (without JavaScript, Save does it). Unticking waits for Save.
+  var form = document.getElementById("automation-form");
+  var box = form && form.querySelector("input[name=enabled]");
+  if (box && form.dataset.enabled === "false") {
+    box.addEventListener("change", function () {
+      if (!box.checked) return;
+      form.querySelector("input[name=action]").value = "enable";
+      form.submit();
+    });
+  }
+  document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+    });
+  });
+})();

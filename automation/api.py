@@ -1,0 +1,505 @@
+"""The automation API (DESIGN §5): trigger a macro's snapshot, read a job's status.
+
+Every refusal is checked in the contract's order and answered as
+``{"detail": …, "code": …}``. The trigger is the hot path: one indexed query finds the
+key with its macro, page, automation and the site switch; one cheap Argon2id check;
+``request_snapshot`` (a read when it coalesces); one audit insert. No session, no
+CSRF, no body parsing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import BooleanField, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation import audit, keys
+from automation.models import AutomationEvent, MacroAutomation, MacroKey
+from automation.serializers import (
+    ErrorSerializer,
+    JobStatusSerializer,
+    TriggerAcceptedSerializer,
+)
+from automation.service import site_automation_enabled
+from automation.throttles import (
+    AcceptedCallsThrottle,
+    RefusedAttemptsThrottle,
+    StatusCallsThrottle,
+    retry_after,
+)
+from macros.models import Macro, SiteSettings, SnapshotJob
+from macros.snapshots import request_snapshot
+
+MAX_BODY = settings.AUTOMATION_MAX_BODY
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Refusals that look like probing; too many from one network trip the guard.
+PROBING_CODES = frozenset({"not_found", "missing_api_key", "invalid_api_key", "api_key_expired"})
+
+
+# --- Refusals ---------------------------------------------------------------------------
+
+
+class MethodNotAllowed(exceptions.MethodNotAllowed):
+    def __init__(self, method: str, allowed: str):
+        super().__init__(method, detail=f"{method} is not allowed here; use {allowed}.")
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is larger than 1 MiB. The body is ignored: send none, or a smaller one."
+
+
+class SiteAutomationDisabled(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "site_automation_disabled"
+    default_detail = "Automation is switched off for this site by an administrator."
+
+
+class NotFound(exceptions.NotFound):
+    default_code = "not_found"
+    default_detail = "Nothing here: check the URL."
+
+
+class MissingApiKey(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "missing_api_key"
+    default_detail = f"Send the API key in the {keys.HEADER} header (or as Authorization: Bearer <key>)."
+
+
+class InvalidApiKey(exceptions.APIException):
+    # One body whether the key is wrong, revoked or another macro's: the caller learns
+    # nothing about which keys exist.
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "invalid_api_key"
+    default_detail = (
+        "This API key is not valid here. It may have been regenerated: copy the current key "
+        "from the macro's Automation tab."
+    )
+
+
+class MacroAutomationDisabled(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "macro_automation_disabled"
+    default_detail = "Automation is switched off for this macro."
+    pending_detail = (
+        "Automation for this macro is switched on but not live yet: it goes live when the page is published."
+    )
+
+
+class Throttled(exceptions.Throttled):
+    def __init__(self, wait: float, what: str):
+        seconds = retry_after(wait)
+        super().__init__(detail=f"Too many {what}; try again in {seconds} second{'s' if seconds != 1 else ''}.")
+        self.wait = seconds
+
+
+def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error as ``{"detail", "code"}``, DRF's own included."""
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    detail = exc.detail
+    if isinstance(detail, (list, dict)):  # never produced here, but keep the shape if DRF does
+        code = "invalid"
+        detail = "The request is not valid."
+    else:
+        code = getattr(detail, "code", None) or exc.default_code
+    headers = {}
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = f'Bearer realm="snapshots-automation", header="{keys.HEADER}"'
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(retry_after(exc.wait))
+    return Response({"detail": str(detail), "code": code}, status=exc.status_code, headers=headers)
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """Answer JSON whatever the client accepts (tools send anything, or nothing)."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@dataclass
+class _Refusal:
+    """What the view learned before refusing, for the audit row."""
+
+    macro: Macro | None = None
+    key: MacroKey | None = None
+
+
+class AutomationAPIView(APIView):
+    """The refusal order's first steps, JSON errors, and counted refusals."""
+
+    method = "POST"
+    authentication_classes: list = []
+    permission_classes: list = []
+    parser_classes: list = []
+    throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+    metadata_class = None
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        return [self.method]
+
+    def get_exception_handler(self):
+        return json_exception_handler
+
+    def initial(self, request, *args, **kwargs) -> None:
+        self.refusal = _Refusal()
+        # 405 first, then 413, before anything touches the database.
+        if request.method != self.method:
+            raise MethodNotAllowed(request.method, self.method)
+        super().initial(request, *args, **kwargs)
+        _check_body_size(request)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        code = response.data.get("code") if isinstance(response.data, dict) else None
+        if code:
+            self._count_refusal(code)
+        return response
+
+    def _count_refusal(self, code: str) -> None:
+        request = self.request
+        key = self.refusal.key
+        audit.record_refusal(
+            code,
+            address=audit.client_address(request),
+            macro=self.refusal.macro,
+            key_kind=keys.KeyKind.MACRO if key is not None else "",
+            key_lookup=key.lookup_id if key is not None else "",
+        )
+        if code in PROBING_CODES:
+            RefusedAttemptsThrottle().record_refusal(request, self)
+
+    # -- steps shared by the endpoints, in the contract's order --------------------------
+
+    def check_refused_attempts(self, request) -> None:
+        guard = RefusedAttemptsThrottle()
+        if not guard.allow_request(request, self):
+            raise Throttled(guard.wait(), "refused calls from this address")
+
+    def check_accepted_calls(self, throttle: AcceptedCallsThrottle, request) -> None:
+        if not throttle.allow_request(request, self):
+            raise Throttled(throttle.wait(), "calls with this API key")
+
+
+def _check_body_size(request) -> None:
+    """413 for bodies over 1 MiB. The body itself is never read into the request.
+
+    A declared Content-Length decides at once. A chunked body has none, so it is read
+    (and dropped) up to the limit here; gunicorn hands the app the de-chunked stream.
+    """
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            too_large = int(declared) > MAX_BODY
+        except ValueError:
+            too_large = False
+        if too_large:
+            raise PayloadTooLarge()
+        return
+    if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    stream = meta.get("wsgi.input")
+    seen = 0
+    while stream is not None:
+        chunk = stream.read(64 * 1024)
+        if not chunk:
+            break
+        seen += len(chunk)
+        if seen > MAX_BODY:
+            raise PayloadTooLarge()
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    return uuid.UUID(value) if _UUID.match(value) else None
+
+
+def _active_key(presented: keys.PresentedKey | None) -> MacroKey | None:
+    """The hot path's one query: key, macro, page, automation and the site switch."""
+    if presented is None or presented.kind != keys.KeyKind.MACRO:
+        return None
+    site_switch = SiteSettings.objects.filter(pk=1).values("automation_enabled")[:1]
+    try:
+        return (
+            MacroKey.objects.select_related("macro__page", "macro__automation")
+            .annotate(site_automation_enabled=Coalesce(Subquery(site_switch), Value(True), output_field=BooleanField()))
+            .get(lookup_id=presented.lookup_id, revoked_at__isnull=True)
+        )
+    except MacroKey.DoesNotExist:
+        return None
+
+
+def _automation(macro: Macro) -> MacroAutomation | None:
+    try:
+        return macro.automation
+    except MacroAutomation.DoesNotExist:
+        return None
+
+
+def _check_key(row: MacroKey | None, raw: str, macro: Macro) -> None:
+    if row is None or row.macro_id != macro.pk or not keys.check(row.hash, raw):
+        raise InvalidApiKey()
+    if keys.needs_rehash(row.hash):
+        MacroKey.objects.filter(pk=row.pk).update(hash=keys.make_hash(raw))
+
+
+def _check_macro_live(macro: Macro) -> MacroAutomation:
+    automation = _automation(macro)
+    if automation is None or not automation.enabled or not macro.is_live:
+        raise MacroAutomationDisabled()
+    if automation.live_since is None:
+        raise MacroAutomationDisabled(MacroAutomationDisabled.pending_detail)
+    return automation
+
+
+def _status_url(job: SnapshotJob) -> str:
+    return settings.SITE_URL + reverse("automation_job_status", args=[job.pk])
+
+
+_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="missing_api_key, or invalid_api_key (wrong, revoked, or another macro's key)"),
+    403: OpenApiResponse(ErrorSerializer, description="site_automation_disabled, or macro_automation_disabled (off, or not live until the page is published)"),
+    404: OpenApiResponse(ErrorSerializer, description="not_found: unknown or malformed id"),
+    429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After): too many refused calls from this address, or too many calls with this key"),
+}
+_KEY_HEADER = OpenApiParameter(
+    keys.HEADER, str, OpenApiParameter.HEADER, required=False,
+    description="The API key. `Authorization: Bearer <key>` works too.",
+)
+
+
+class TriggerMacroSnapshot(AutomationAPIView):
+    method = "POST"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
+
+    @extend_schema(
+        operation_id="trigger_macro_snapshot",
+        summary="Take a snapshot of one macro",
+        description=(
+            "Queues a snapshot of the macro and answers at once with the job. While a job for the macro is "
+            "queued, further calls return that job with `coalesced: true`: a burst of calls costs one Jira "
+            "search. Any request body up to 1 MiB is accepted and ignored (Jira Automation sends issue data)."
+        ),
+        parameters=[_KEY_HEADER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
+        request=None,
+        responses={
+            202: OpenApiResponse(TriggerAcceptedSerializer, description="Queued (or joined the queued job). `Location` is the status URL."),
+            405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
+            413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Queued",
+                value={
+                    "job": "0b5f3c1e-7a51-4c2e-9d55-3f1c7b2e8a10",
+                    "status": "queued",
+                    "macro": "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40",
+                    "page": 42,
+                    "coalesced": False,
+                    "status_url": "https://snapshots.example.com/api/automation/v1/jobs/0b5f3c1e-7a51-4c2e-9d55-3f1c7b2e8a10",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+            OpenApiExample(
+                "Invalid key", value={"detail": InvalidApiKey.default_detail, "code": "invalid_api_key"},
+                response_only=True, status_codes=["401"],
+            ),
+        ],
+        tags=["Snapshots"],
+    )
+    @sensitive_variables("raw", "presented")
+    def post(self, request, macro_id: str) -> Response:
+        macro_uuid = _uuid_or_none(macro_id)
+        raw = keys.from_request(request)
+        presented = keys.parse(raw)
+        row = _active_key(presented)
+        site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
+        if not site_on:
+            raise SiteAutomationDisabled()
+        if row is not None and row.macro.public_id == macro_uuid and row.macro.deleted_at is None:
+            macro = row.macro  # the common case: no second query
+        else:
+            macro = _find_macro(macro_uuid)
+        self.refusal.macro = macro
+        if macro is None:
+            raise NotFound("There is no Snapshots macro with this id.")
+        self.check_refused_attempts(request)
+        if raw is None:
+            raise MissingApiKey()
+        _check_key(row, raw, macro)
+        self.refusal.key = row
+        automation = _check_macro_live(macro)
+        self.check_accepted_calls(AcceptedCallsThrottle(row.lookup_id), request)
+
+        job, coalesced = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION, key_lookup=row.lookup_id)
+        now = timezone.now()
+        audit.record(
+            AutomationEvent.Kind.TRIGGERED,
+            via=AutomationEvent.Via.API,
+            macro=macro,
+            key_kind=keys.KeyKind.MACRO,
+            key_lookup=row.lookup_id,
+            address=audit.client_address(request),
+            job_id=job.pk,
+            reason="coalesced" if coalesced else "",
+        )
+        if automation.last_called_at is None or (now - automation.last_called_at).total_seconds() >= 60:
+            # To the minute: one write a minute at most, not one per call.
+            MacroAutomation.objects.filter(pk=automation.pk).update(last_called_at=now)
+        status_url = _status_url(job)
+        return Response(
+            {
+                "job": str(job.pk),
+                "status": job.status,
+                "macro": str(macro.public_id),
+                "page": macro.page_id,
+                "coalesced": coalesced,
+                "status_url": status_url,
+            },
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": status_url},
+        )
+
+
+def _find_macro(macro_uuid: uuid.UUID | None) -> Macro | None:
+    if macro_uuid is None:
+        return None
+    return (
+        Macro.objects.select_related("page", "automation")
+        .filter(public_id=macro_uuid, deleted_at__isnull=True)
+        .first()
+    )
+
+
+class JobStatus(AutomationAPIView):
+    method = "GET"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
+
+    @extend_schema(
+        operation_id="job_status",
+        summary="Read a snapshot job's status",
+        description=(
+            "Readable with the API key of the job's macro (whoever queued it: a coalesced call may have "
+            "joined a job someone else started). `snapshot` is set once the job succeeded; `progress` while it runs."
+        ),
+        parameters=[_KEY_HEADER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
+        responses={200: OpenApiResponse(JobStatusSerializer, description="The job's status."), 405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: GET`)"), **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Succeeded",
+                value={
+                    "job": "0b5f3c1e-7a51-4c2e-9d55-3f1c7b2e8a10",
+                    "status": "succeeded",
+                    "macro": "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40",
+                    "snapshot": {"id": 981, "taken_at": "2025-11-21T09:30:12.511Z", "issue_count": 100},
+                    "error": None,
+                    "progress": None,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+        tags=["Snapshots"],
+    )
+    @sensitive_variables("raw", "presented")
+    def get(self, request, job_id: str) -> Response:
+        job_uuid = _uuid_or_none(job_id)
+        raw = keys.from_request(request)
+        presented = keys.parse(raw)
+        row = _active_key(presented)
+        site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
+        if not site_on:
+            raise SiteAutomationDisabled()
+        job = (
+            SnapshotJob.objects.select_related("macro", "snapshot").filter(pk=job_uuid, macro__deleted_at__isnull=True).first()
+            if job_uuid is not None
+            else None
+        )
+        if job is None:
+            raise NotFound("There is no snapshot job with this id.")
+        macro = row.macro if row is not None and row.macro_id == job.macro_id else job.macro
+        self.refusal.macro = macro
+        self.check_refused_attempts(request)
+        if raw is None:
+            raise MissingApiKey()
+        _check_key(row, raw, macro)
+        self.refusal.key = row
+        _check_macro_live(macro)
+        self.check_accepted_calls(StatusCallsThrottle(row.lookup_id), request)
+        return Response(job_status_body(job))
+
+
+def job_status_body(job: SnapshotJob) -> dict:
+    snapshot = getattr(job, "snapshot", None)
+    if snapshot is not None and not snapshot.complete:
+        snapshot = None
+    return {
+        "job": str(job.pk),
+        "status": job.status,
+        "macro": str(job.macro.public_id),
+        "snapshot": None
+        if snapshot is None
+        else {"id": snapshot.pk, "taken_at": _iso(snapshot.taken_at), "issue_count": snapshot.issue_count},
+        "error": (job.error or None) if job.status == SnapshotJob.Status.FAILED else None,
+        "progress": {"fetched": job.fetched, "expected": job.expected} if job.status == SnapshotJob.Status.RUNNING else None,
+    }
+
+
+def _iso(moment) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class NotFoundView(AutomationAPIView):
+    """Any other path under the API: JSON 404, never the site's HTML page."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
+
+    @property
+    def default_response_headers(self) -> dict:
+        return {}
+
+    def initial(self, request, *args, **kwargs) -> None:
+        self.refusal = _Refusal()
+        raise NotFound()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        return APIView.handle_exception(self, exc)  # not a refused trigger: not counted

@@ -1,0 +1,163 @@
+"""API keys for automation: how they look, how they are hashed, how a request presents one.
+
+A key reads ``snap_<lookup id>_<secret>``: the prefix lets people and secret scanners
+recognise it, the lookup id finds its row with one indexed query, and the secret carries
+256 random bits. Only an Argon2id hash of the whole key is stored.
+
+Argon2's default profile (~115 ms here) exists to slow guessing of low-entropy
+passwords. A 256-bit random key cannot be guessed whatever the cost, so the parameters
+are the smallest Argon2id allows (NIST SP 800-63B accepts a plain approved hash for
+secrets of at least 112 bits): one check costs ~30 µs (see ``bench_hash_check`` and its
+test). The parameters travel in the PHC string, so they can be raised later and old
+hashes are upgraded on their next successful check.
+
+Macro keys live here today; the global key (site level) will use the same functions
+with its own prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import Type, hash_secret, verify_secret
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
+
+HEADER = "jira-snapshots-api-key"
+_META_HEADER = "HTTP_" + HEADER.upper().replace("-", "_")
+MAX_KEY_LENGTH = 200
+
+LOOKUP_ID_LENGTH = 12
+_LOOKUP_ALPHABET = string.ascii_lowercase + string.digits
+SECRET_BYTES = 32  # 256 bits; token_urlsafe gives 43 characters
+
+
+class KeyKind:
+    MACRO = "macro"
+
+
+PREFIXES = {KeyKind.MACRO: "snap_"}
+
+PARAMETERS = argon2.Parameters(
+    type=Type.ID,
+    version=19,
+    salt_len=16,
+    hash_len=32,
+    time_cost=1,
+    memory_cost=8,  # KiB: the minimum for one lane
+    parallelism=1,
+)
+
+_SHAPE = re.compile(
+    rf"^(?P<prefix>[a-z]+_)(?P<lookup>[{_LOOKUP_ALPHABET}]{{{LOOKUP_ID_LENGTH}}})_(?P<secret>[A-Za-z0-9_-]{{43}})$"
+)
+
+
+@dataclass(frozen=True)
+class PresentedKey:
+    """A key a request carried, split into its parts; nothing is known about it yet."""
+
+    kind: str
+    lookup_id: str
+    raw: str
+
+    def __repr__(self) -> str:  # never print the secret, not even in a traceback
+        return f"PresentedKey(kind={self.kind!r}, lookup_id={self.lookup_id!r})"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    raw: str  # shown once, then forgotten
+    lookup_id: str
+    hash: str
+
+    def __repr__(self) -> str:
+        return f"NewKey(lookup_id={self.lookup_id!r})"
+
+
+def new_lookup_id() -> str:
+    return "".join(secrets.choice(_LOOKUP_ALPHABET) for _ in range(LOOKUP_ID_LENGTH))
+
+
+@sensitive_variables("raw")
+def new_key(kind: str = KeyKind.MACRO) -> NewKey:
+    lookup_id = new_lookup_id()
+    raw = f"{PREFIXES[kind]}{lookup_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    return NewKey(raw=raw, lookup_id=lookup_id, hash=make_hash(raw))
+
+
+@sensitive_variables("raw")
+def make_hash(raw: str) -> str:
+    p = PARAMETERS
+    return hash_secret(
+        raw.encode(),
+        secrets.token_bytes(p.salt_len),
+        time_cost=p.time_cost,
+        memory_cost=p.memory_cost,
+        parallelism=p.parallelism,
+        hash_len=p.hash_len,
+        type=p.type,
+        version=p.version,
+    ).decode("ascii")
+
+
+@sensitive_variables("raw")
+def check(stored_hash: str, raw: str) -> bool:
+    """Whether ``raw`` is the key behind ``stored_hash``; Argon2 compares in constant time."""
+    try:
+        return verify_secret(stored_hash.encode("ascii"), raw.encode(), Type.ID)
+    except (VerificationError, InvalidHashError, ValueError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    try:
+        return argon2.extract_parameters(stored_hash) != PARAMETERS
+    except InvalidHashError:
+        return True
+
+
+@sensitive_variables("raw")
+def parse(raw: str | None) -> PresentedKey | None:
+    """The parts of a well-formed key, or None for anything else (no database needed)."""
+    if not raw or len(raw) > MAX_KEY_LENGTH:
+        return None
+    match = _SHAPE.match(raw)
+    if match is None:
+        return None
+    kind = next((k for k, prefix in PREFIXES.items() if prefix == match["prefix"]), None)
+    if kind is None:
+        return None
+    return PresentedKey(kind=kind, lookup_id=match["lookup"], raw=raw)
+
+
+@sensitive_variables("value")
+def from_request(request: HttpRequest) -> str | None:
+    """The key a request carries in ``jira-snapshots-api-key`` or ``Authorization: Bearer``.
+
+    None when neither header carries anything; an unusable value is returned as it is
+    (and later refused as invalid), so "no key" and "a wrong key" stay distinct.
+    """
+    meta = request.META
+    value = meta.get(_META_HEADER, "").strip()
+    if value:
+        return value
+    scheme, _, value = meta.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def bench_hash_check(rounds: int = 2000) -> float:
+    """Mean seconds per key check with the current parameters (for tests and bench output)."""
+    key = new_key()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        check(key.hash, key.raw)
+    return (time.perf_counter() - started) / rounds

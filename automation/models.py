@@ -1,0 +1,141 @@
+"""Automation state of macros, their API keys, and the audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from automation import keys
+from macros.models import Macro, Page
+
+
+class MacroAutomation(models.Model):
+    """Whether a macro's automation endpoint is on, and since when it is live.
+
+    ``enabled`` is the editor's saved wish; ``live_since`` is set when the page is
+    published with it on (grants wait for publish) and cleared when it is switched off
+    (revocations act at once).
+    """
+
+    class State(models.TextChoices):
+        OFF = "off", "Off"
+        PENDING = "pending", "Pending publish"
+        LIVE = "live", "Live"
+
+    macro = models.OneToOneField(Macro, on_delete=models.CASCADE, related_name="automation")
+    enabled = models.BooleanField(default=False)
+    live_since = models.DateTimeField(null=True, blank=True)
+    enabled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    last_called_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last accepted call, to the minute (written at most once a minute)."
+    )
+
+    class Meta:
+        verbose_name = "macro automation"
+        indexes = [
+            # "Macros with automation on", for administrators.
+            models.Index(fields=["enabled"], condition=Q(enabled=True), name="automation_enabled_macros"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Automation of {self.macro} ({self.get_state_display()})"
+
+    @property
+    def state(self) -> str:
+        if not self.enabled:
+            return self.State.OFF
+        if self.live_since is None:
+            return self.State.PENDING
+        return self.State.LIVE
+
+    def get_state_display(self) -> str:
+        return self.State(self.state).label
+
+    @property
+    def is_live(self) -> bool:
+        return self.enabled and self.live_since is not None
+
+
+class MacroKey(models.Model):
+    """A macro's API key: its lookup id and an Argon2id hash, never the key itself."""
+
+    macro = models.ForeignKey(Macro, on_delete=models.CASCADE, related_name="automation_keys")
+    lookup_id = models.CharField(max_length=16, unique=True)
+    hash = models.CharField(max_length=255, help_text="Argon2id PHC string of the whole key.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Regenerating revokes and inserts in one transaction; the index makes two
+            # concurrent regenerations unable to leave two working keys behind.
+            models.UniqueConstraint(fields=["macro"], condition=Q(revoked_at__isnull=True), name="one_active_key_per_macro"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_prefix} ({'revoked' if self.revoked_at else 'active'})"
+
+    @property
+    def display_prefix(self) -> str:
+        """What may be shown of the key: its prefix and lookup id, which are not secret."""
+        return f"{keys.PREFIXES[keys.KeyKind.MACRO]}{self.lookup_id}_…"
+
+
+class AutomationEventQuerySet(models.QuerySet):
+    def refused(self) -> AutomationEventQuerySet:
+        return self.filter(kind=AutomationEvent.Kind.REFUSED)
+
+
+class AutomationEvent(models.Model):
+    """One audit row: a key's lifecycle, an accepted trigger, or counted refused calls.
+
+    Refused calls are counted, not listed: one row per client network, reason, macro
+    and minute (``bucket``), whose ``count`` grows, so a flood costs updates, not rows.
+    """
+
+    class Kind(models.TextChoices):
+        ENABLED = "enabled", "Automation enabled"
+        REGENERATED = "regenerated", "API key regenerated"
+        DISABLED = "disabled", "Automation disabled"
+        WENT_LIVE = "went_live", "Went live (page published)"
+        TRIGGERED = "triggered", "Snapshot triggered"
+        REFUSED = "refused", "Call refused"
+
+    class Via(models.TextChoices):
+        SCREEN = "screen", "Automation tab"
+        COMMAND = "command", "Command line"
+        PUBLISH = "publish", "Page publish"
+        API = "api", "Automation API"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    via = models.CharField(max_length=16, choices=Via.choices)
+    macro = models.ForeignKey(Macro, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    page = models.ForeignKey(Page, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_kind = models.CharField(max_length=16, blank=True, help_text="macro or global")
+    key_lookup = models.CharField(max_length=16, blank=True, help_text="Lookup id of the key (never the key).")
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    job_id = models.UUIDField(null=True, blank=True)
+    reason = models.CharField(max_length=40, blank=True, help_text="Refusal code, or “coalesced”.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    count = models.PositiveIntegerField(default=1)
+    bucket = models.CharField(max_length=120, null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    objects = AutomationEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="automation_events_newest"),
+            models.Index(fields=["macro", "kind", "-created_at"], name="automation_events_of_macro"),
+        ]
+
+    def __str__(self) -> str:
+        suffix = f" ×{self.count}" if self.count > 1 else ""
+        return f"{self.get_kind_display()}{suffix}"

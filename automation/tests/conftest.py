@@ -1,0 +1,63 @@
+"""Fixtures for the automation tests: a macro with live automation and its one-time key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+
+from automation import service
+from automation.models import AutomationEvent
+from macros import pages as page_service
+from macros.models import Macro, Page
+
+Via = AutomationEvent.Via
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles(request):
+    # Throttle history lives in the cache table, which database flushes leave alone.
+    names = set(request.fixturenames)
+    if request.node.get_closest_marker("django_db") is None:
+        if names & {"transactional_db", "live_server"}:
+            request.getfixturevalue("transactional_db")
+        elif "db" in names:
+            request.getfixturevalue("db")
+        else:
+            yield
+            return
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Automated:
+    page: Page
+    macro: Macro
+    key: str
+    url: str
+
+    @property
+    def path(self) -> str:
+        return f"/api/automation/v1/macros/{self.macro.public_id}/snapshots"
+
+
+def enable_and_publish(page: Page, macro: Macro, user) -> Automated:
+    issued = service.enable(macro, user, via=Via.SCREEN)
+    page_service.publish(page, user)
+    macro.refresh_from_db()
+    return Automated(page, macro, issued.raw, issued.url)
+
+
+@pytest.fixture
+def automated(page_and_macro, people) -> Automated:
+    page, macro = page_and_macro
+    return enable_and_publish(page, macro, people["editor"])
+
+
+def trigger(client, automated_or_path, key: str | None = None, **extra):
+    path = automated_or_path if isinstance(automated_or_path, str) else automated_or_path.path
+    headers = {} if key is None else {"HTTP_JIRA_SNAPSHOTS_API_KEY": key}
+    return client.post(path, **headers, **extra)

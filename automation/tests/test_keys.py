@@ -1,0 +1,81 @@
+import re
+
+import argon2
+import pytest
+from django.test import RequestFactory
+
+from automation import keys
+from automation.models import MacroKey
+from automation.tests.conftest import trigger
+
+
+def test_a_new_key_has_the_prefix_a_lookup_id_and_256_random_bits():
+    key = keys.new_key()
+    match = re.fullmatch(r"snap_([a-z0-9]{12})_([A-Za-z0-9_-]{43})", key.raw)
+    assert match, "unexpected key shape"
+    assert match[1] == key.lookup_id
+    assert keys.SECRET_BYTES * 8 >= 128
+    assert key.raw not in key.hash
+    assert keys.new_key().raw != key.raw
+
+
+def test_it_parses_its_own_keys_and_nothing_else():
+    key = keys.new_key()
+    presented = keys.parse(key.raw)
+    assert presented is not None
+    assert (presented.kind, presented.lookup_id) == (keys.KeyKind.MACRO, key.lookup_id)
+    for junk in ["", "snap_", "snap_short_x", key.raw + "x", key.raw[:-1], "SNAP" + key.raw[4:], "x" * 5000, key.raw.replace("_", "-", 1)]:
+        assert keys.parse(junk) is None, junk
+
+
+def test_the_hash_is_argon2id_with_the_small_profile_in_its_phc_string():
+    key = keys.new_key()
+    params = argon2.extract_parameters(key.hash)
+    assert key.hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert params == keys.PARAMETERS
+    assert keys.check(key.hash, key.raw)
+    assert not keys.check(key.hash, key.raw[:-1] + ("A" if key.raw[-1] != "A" else "B"))
+    assert not keys.check("not a hash", key.raw)
+
+
+def test_one_check_costs_well_under_a_millisecond():
+    seconds = keys.bench_hash_check(rounds=500)
+    print(f"\nArgon2id key check (m={keys.PARAMETERS.memory_cost} KiB, t={keys.PARAMETERS.time_cost}): {seconds * 1e6:.1f} µs")
+    assert seconds < 0.0005
+
+
+def test_hashes_made_with_other_parameters_need_a_rehash():
+    old = argon2.PasswordHasher(time_cost=2, memory_cost=64, parallelism=1).hash("snap_aaaaaaaaaaaa_" + "a" * 43)
+    assert keys.needs_rehash(old)
+    assert not keys.needs_rehash(keys.new_key().hash)
+    assert keys.needs_rehash("garbage")
+
+
+def test_the_key_comes_from_its_header_or_a_bearer_token():
+    factory = RequestFactory()
+    assert keys.from_request(factory.post("/", HTTP_JIRA_SNAPSHOTS_API_KEY=" k1 ")) == "k1"
+    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="Bearer k2")) == "k2"
+    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="bearer  k3")) == "k3"
+    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")) is None
+    assert keys.from_request(factory.post("/", HTTP_JIRA_SNAPSHOTS_API_KEY="")) is None
+    assert keys.from_request(factory.post("/")) is None
+
+
+def test_reprs_never_show_the_secret():
+    key = keys.new_key()
+    assert key.raw not in repr(key)
+    assert key.raw not in repr(keys.parse(key.raw))
+
+
+@pytest.mark.django_db
+def test_a_successful_call_upgrades_a_hash_made_with_old_parameters(client, automated):
+    row = MacroKey.objects.get(lookup_id=keys.parse(automated.key).lookup_id)
+    stronger = argon2.PasswordHasher(time_cost=2, memory_cost=16, parallelism=1, type=argon2.Type.ID).hash(automated.key)
+    MacroKey.objects.filter(pk=row.pk).update(hash=stronger)
+
+    response = trigger(client, automated, automated.key)
+
+    assert response.status_code == 202, response.json()
+    row.refresh_from_db()
+    assert row.hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert keys.check(row.hash, automated.key)
