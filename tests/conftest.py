@@ -56,11 +56,12 @@ def start_worker(extra_env: dict | None = None, workers: int = 1) -> subprocess.
     )
 
 
-def stop_worker(process: subprocess.Popen) -> None:
+def stop_worker(process: subprocess.Popen, grace: float = 3) -> None:
+    """SIGTERM, then SIGKILL the whole group: tests don't wait out django-q2's slow shutdown."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
