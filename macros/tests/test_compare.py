@@ -9,7 +9,15 @@ import pytest
 from django.urls import reverse
 
 from conftest import publish_page_with_macro
-from macros.compare import ADDED, CHANGED, REMOVED, FieldChange, compare, diff_rows, latest_pair
+from macros.compare import (
+    ADDED,
+    CHANGED,
+    REMOVED,
+    FieldChange,
+    compare,
+    diff_rows,
+    latest_pair,
+)
 from macros.models import Snapshot, SnapshotRow
 from macros.tests.history_helpers import issue, snapshot_of
 

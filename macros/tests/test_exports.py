@@ -130,7 +130,7 @@ def test_the_json_names_the_stickers_of_the_snapshots_version(client, people, sn
 
 @pytest.fixture
 def nested(space, people, monkeypatch) -> Snapshot:
-    page, macro = publish_page_with_macro(space, people["editor"], fields=["key", "summary", "status"])
+    _, macro = publish_page_with_macro(space, people["editor"], fields=["key", "summary", "status"])
     macro.levels = [
         {"jql": "project = WEB", "fields": ["key", "summary", "status"]},
         {"jql": "parent = $key", "fields": ["key", "summary", "assignee"]},

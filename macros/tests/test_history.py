@@ -24,7 +24,7 @@ def history(space, people, monkeypatch):
 
 
 def test_every_snapshot_makes_a_page_version(history):
-    page, macro, by_person, by_automation = history
+    page, _, by_person, by_automation = history
     versions = list(page.versions.order_by("number").values_list("number", "kind", "actor", "snapshot_id"))
     assert versions == [
         (1, PageVersion.Kind.PUBLISH, "editor", None),
