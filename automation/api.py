@@ -20,7 +20,6 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -272,11 +271,11 @@ def _automation(macro: Macro) -> MacroAutomation | None:
         return None
 
 
-def _check_key(row: MacroKey | None, raw: str, macro: Macro) -> None:
-    if row is None or row.macro_id != macro.pk or not keys.check(row.hash, raw):
+def _check_key(row: MacroKey | None, presented: keys.PresentedKey, macro: Macro) -> None:
+    if row is None or row.macro_id != macro.pk or not keys.check(row.hash, presented):
         raise InvalidApiKey()
     if keys.needs_rehash(row.hash):
-        MacroKey.objects.filter(pk=row.pk).update(hash=keys.make_hash(raw))
+        MacroKey.objects.filter(pk=row.pk).update(hash=keys.make_hash(presented.raw))
 
 
 def _check_macro_live(macro: Macro) -> MacroAutomation:
@@ -345,11 +344,9 @@ class TriggerMacroSnapshot(AutomationAPIView):
         ],
         tags=["Snapshots"],
     )
-    @sensitive_variables("raw", "presented")
     def post(self, request, macro_id: str) -> Response:
         macro_uuid = _uuid_or_none(macro_id)
-        raw = keys.from_request(request)
-        presented = keys.parse(raw)
+        presented = keys.from_request(request)
         row = _active_key(presented)
         site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
         if not site_on:
@@ -362,9 +359,9 @@ class TriggerMacroSnapshot(AutomationAPIView):
         if macro is None:
             raise NotFound("There is no Snapshots macro with this id.")
         self.check_refused_attempts(request)
-        if raw is None:
+        if presented is None:
             raise MissingApiKey()
-        _check_key(row, raw, macro)
+        _check_key(row, presented, macro)
         self.refusal.key = row
         automation = _check_macro_live(macro)
         self.check_accepted_calls(AcceptedCallsThrottle(row.lookup_id), request)
@@ -439,11 +436,9 @@ class JobStatus(AutomationAPIView):
         ],
         tags=["Snapshots"],
     )
-    @sensitive_variables("raw", "presented")
     def get(self, request, job_id: str) -> Response:
         job_uuid = _uuid_or_none(job_id)
-        raw = keys.from_request(request)
-        presented = keys.parse(raw)
+        presented = keys.from_request(request)
         row = _active_key(presented)
         site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
         if not site_on:
@@ -458,9 +453,9 @@ class JobStatus(AutomationAPIView):
         macro = row.macro if row is not None and row.macro_id == job.macro_id else job.macro
         self.refusal.macro = macro
         self.check_refused_attempts(request)
-        if raw is None:
+        if presented is None:
             raise MissingApiKey()
-        _check_key(row, raw, macro)
+        _check_key(row, presented, macro)
         self.refusal.key = row
         _check_macro_live(macro)
         self.check_accepted_calls(StatusCallsThrottle(row.lookup_id), request)

@@ -59,16 +59,27 @@ _SHAPE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PresentedKey:
-    """A key a request carried, split into its parts; nothing is known about it yet."""
+    """A key a request carried. ``kind`` and ``lookup_id`` are None when it is malformed.
 
-    kind: str
-    lookup_id: str
+    Views hold the key only inside this object, whose repr never shows it: Django's error
+    reports print local variables, and ``sensitive_variables`` cannot mask the frames of
+    an exception DRF catches and re-raises.
+    """
+
     raw: str
+    kind: str | None = None
+    lookup_id: str | None = None
 
-    def __repr__(self) -> str:  # never print the secret, not even in a traceback
+    @property
+    def well_formed(self) -> bool:
+        return self.kind is not None
+
+    def __repr__(self) -> str:
         return f"PresentedKey(kind={self.kind!r}, lookup_id={self.lookup_id!r})"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -107,13 +118,16 @@ def make_hash(raw: str) -> str:
     ).decode("ascii")
 
 
-@sensitive_variables("raw")
-def check(stored_hash: str, raw: str) -> bool:
-    """Whether ``raw`` is the key behind ``stored_hash``; Argon2 compares in constant time."""
+def check(stored_hash: str, key: PresentedKey | str) -> bool:
+    """Whether ``key`` is the key behind ``stored_hash``; Argon2 compares in constant time."""
     try:
-        return verify_secret(stored_hash.encode("ascii"), raw.encode(), Type.ID)
+        return verify_secret(stored_hash.encode("ascii"), _raw(key).encode(), Type.ID)
     except (VerificationError, InvalidHashError, ValueError):
         return False
+
+
+def _raw(key: PresentedKey | str) -> str:
+    return key.raw if isinstance(key, PresentedKey) else key
 
 
 def needs_rehash(stored_hash: str) -> bool:
@@ -123,7 +137,6 @@ def needs_rehash(stored_hash: str) -> bool:
         return True
 
 
-@sensitive_variables("raw")
 def parse(raw: str | None) -> PresentedKey | None:
     """The parts of a well-formed key, or None for anything else (no database needed)."""
     if not raw or len(raw) > MAX_KEY_LENGTH:
@@ -134,24 +147,27 @@ def parse(raw: str | None) -> PresentedKey | None:
     kind = next((k for k, prefix in PREFIXES.items() if prefix == match["prefix"]), None)
     if kind is None:
         return None
-    return PresentedKey(kind=kind, lookup_id=match["lookup"], raw=raw)
+    return PresentedKey(raw=raw, kind=kind, lookup_id=match["lookup"])
 
 
-@sensitive_variables("value")
-def from_request(request: HttpRequest) -> str | None:
+def from_request(request: HttpRequest) -> PresentedKey | None:
     """The key a request carries in ``jira-snapshots-api-key`` or ``Authorization: Bearer``.
 
-    None when neither header carries anything; an unusable value is returned as it is
-    (and later refused as invalid), so "no key" and "a wrong key" stay distinct.
+    None when neither header carries anything; an unusable value comes back as a
+    malformed ``PresentedKey`` (later refused as invalid), so "no key" and "a wrong key"
+    stay distinct.
     """
     meta = request.META
-    value = meta.get(_META_HEADER, "").strip()
-    if value:
-        return value
-    scheme, _, value = meta.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    if meta.get(_META_HEADER, "").strip():
+        return _present(meta[_META_HEADER].strip())
+    scheme, _, rest = meta.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and rest.strip():
+        return _present(rest.strip())
     return None
+
+
+def _present(raw: str) -> PresentedKey:
+    return parse(raw) or PresentedKey(raw=raw[:MAX_KEY_LENGTH])
 
 
 def bench_hash_check(rounds: int = 2000) -> float:

@@ -53,18 +53,26 @@ def test_hashes_made_with_other_parameters_need_a_rehash():
 
 def test_the_key_comes_from_its_header_or_a_bearer_token():
     factory = RequestFactory()
-    assert keys.from_request(factory.post("/", HTTP_JIRA_SNAPSHOTS_API_KEY=" k1 ")) == "k1"
-    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="Bearer k2")) == "k2"
-    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="bearer  k3")) == "k3"
-    assert keys.from_request(factory.post("/", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")) is None
-    assert keys.from_request(factory.post("/", HTTP_JIRA_SNAPSHOTS_API_KEY="")) is None
-    assert keys.from_request(factory.post("/")) is None
+    key = keys.new_key().raw
+
+    def presented(**headers):
+        return keys.from_request(factory.post("/", **headers))
+
+    assert presented(HTTP_JIRA_SNAPSHOTS_API_KEY=f" {key} ").lookup_id == key[5:17]
+    assert presented(HTTP_AUTHORIZATION=f"Bearer {key}").raw == key
+    assert presented(HTTP_AUTHORIZATION=f"bearer  {key}").raw == key
+    assert presented(HTTP_JIRA_SNAPSHOTS_API_KEY="k1").well_formed is False
+    assert presented(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz") is None
+    assert presented(HTTP_JIRA_SNAPSHOTS_API_KEY="") is None
+    assert presented() is None
 
 
 def test_reprs_never_show_the_secret():
     key = keys.new_key()
     assert key.raw not in repr(key)
     assert key.raw not in repr(keys.parse(key.raw))
+    assert key.raw not in str(keys.parse(key.raw))
+    assert "k1" not in repr(keys.from_request(RequestFactory().post("/", HTTP_JIRA_SNAPSHOTS_API_KEY="k1")))
 
 
 @pytest.mark.django_db

@@ -1,0 +1,166 @@
+"""The audit trail: every enable, regenerate, disable, accepted and refused call."""
+
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+from django.utils import timezone
+
+from automation import audit, service
+from automation.models import AutomationEvent
+from automation.tests.conftest import trigger
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+Kind = AutomationEvent.Kind
+WRONG = "snap_aaaaaaaaaaaa_" + "a" * 43
+
+
+def test_the_key_lifecycle_is_recorded_with_who_and_how(client, page_and_macro, people):
+    page, macro = page_and_macro
+    client.login(username="editor", password=PASSWORD)
+    url = f"/pages/{page.pk}/macros/{macro.public_id}/configure/automation/"
+    client.post(url, {"enabled": "on"})
+    client.post(url, {"action": "regenerate"})
+    client.post(url, {"action": "save"})
+
+    events = list(AutomationEvent.objects.order_by("pk"))
+
+    assert [e.kind for e in events] == [Kind.ENABLED, Kind.REGENERATED, Kind.DISABLED]
+    assert {e.actor for e in events} == {people["editor"]}
+    assert {e.via for e in events} == {"screen"}
+    assert {e.macro for e in events} == {macro}
+    assert {e.page for e in events} == {page}
+    enabled, regenerated, disabled = events
+    assert regenerated.reason == f"replaces {enabled.key_lookup}"
+    assert disabled.key_lookup == regenerated.key_lookup
+    assert all(len(e.key_lookup) == 12 for e in events)
+
+
+def test_each_accepted_call_is_recorded_with_its_key_address_and_job(client, automated):
+    first = trigger(client, automated, automated.key, REMOTE_ADDR="192.0.2.10").json()
+    trigger(client, automated, automated.key, REMOTE_ADDR="192.0.2.11")
+
+    rows = list(AutomationEvent.objects.filter(kind=Kind.TRIGGERED).order_by("pk"))
+
+    assert [(r.client_address, str(r.job_id), r.reason) for r in rows] == [
+        ("192.0.2.10", first["job"], ""),
+        ("192.0.2.11", first["job"], "coalesced"),
+    ]
+    assert {(r.key_kind, r.key_lookup, r.macro, r.page, r.via) for r in rows} == {
+        ("macro", automated.key[5:17], automated.macro, automated.page, "api")
+    }
+
+
+def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(client, automated, settings):
+    settings.AUTOMATION_REFUSED_THROTTLE = None
+    for _ in range(50):
+        trigger(client, automated, WRONG)
+    for _ in range(5):
+        trigger(client, automated, None)
+    trigger(client, automated, WRONG, REMOTE_ADDR="192.0.2.99")
+
+    rows = {(r.client_address, r.reason): r for r in AutomationEvent.objects.refused()}
+
+    assert len(rows) == 3
+    assert rows["127.0.0.1", "invalid_api_key"].count == 50
+    assert rows["127.0.0.1", "missing_api_key"].count == 5
+    assert rows["192.0.2.99", "invalid_api_key"].count == 1
+    assert rows["127.0.0.1", "invalid_api_key"].macro == automated.macro
+    assert rows["127.0.0.1", "invalid_api_key"].last_seen_at >= rows["127.0.0.1", "invalid_api_key"].created_at
+
+
+def test_a_flood_of_random_macro_ids_adds_one_row_a_minute(client, settings):
+    import uuid
+
+    settings.AUTOMATION_REFUSED_THROTTLE = None
+    for _ in range(30):
+        client.post(f"/api/automation/v1/macros/{uuid.uuid4()}/snapshots")
+
+    row = AutomationEvent.objects.refused().get()
+    assert (row.reason, row.count, row.macro) == ("not_found", 30, None)
+
+
+def test_a_new_minute_starts_a_new_row(monkeypatch, automated):
+    moments = iter([datetime(2025, 1, 1, 9, 0, 10, tzinfo=dt_timezone.utc), datetime(2025, 1, 1, 9, 0, 50, tzinfo=dt_timezone.utc), datetime(2025, 1, 1, 9, 1, 5, tzinfo=dt_timezone.utc)])
+    monkeypatch.setattr(audit.timezone, "now", lambda: next(moments))
+    for _ in range(3):
+        audit.record_refusal("invalid_api_key", address="192.0.2.1", macro=automated.macro)
+
+    assert sorted(AutomationEvent.objects.refused().values_list("count", flat=True)) == [1, 2]
+
+
+def test_every_refusal_code_is_recorded(client, automated, settings):
+    from macros.models import SiteSettings
+
+    settings.AUTOMATION_THROTTLE = "1/min"
+    client.get(automated.path)
+    client.post(automated.path, data=b"x" * (1024 * 1024 + 1), content_type="text/plain")
+    trigger(client, automated, automated.key)
+    trigger(client, automated, automated.key)
+    SiteSettings.objects.update_or_create(pk=1, defaults={"automation_enabled": False})
+    trigger(client, automated, automated.key)
+
+    assert set(AutomationEvent.objects.refused().values_list("reason", flat=True)) == {
+        "method_not_allowed", "payload_too_large", "throttled", "site_automation_disabled",
+    }
+
+
+def test_recording_an_accepted_call_is_one_insert(client, automated, django_assert_max_num_queries):
+    trigger(client, automated, automated.key)  # the job exists: the next call coalesces
+    # key+macro+page+automation+site switch, guard (cache), key throttle (cache get and
+    # set: up to 4 on the database cache), queued job, audit insert, last called.
+    with django_assert_max_num_queries(10) as captured:
+        assert trigger(client, automated, automated.key).json()["coalesced"] is True
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    automation_writes = [sql for sql in writes if "snapshots_cache" not in sql]
+    assert len(automation_writes) == 1, automation_writes
+    assert "automation_automationevent" in automation_writes[0]
+
+
+def test_the_hot_path_without_throttles_is_three_queries(client, automated, settings, django_assert_num_queries):
+    settings.AUTOMATION_THROTTLE = None
+    settings.AUTOMATION_REFUSED_THROTTLE = None
+    trigger(client, automated, automated.key)
+
+    with django_assert_num_queries(3):  # key lookup, queued job, audit insert
+        assert trigger(client, automated, automated.key).json()["coalesced"] is True
+
+
+def test_last_called_is_written_at_most_once_a_minute(client, automated):
+    trigger(client, automated, automated.key)
+    automation = service.automation_of(automated.macro)
+    automation.refresh_from_db()
+    first = automation.last_called_at
+    assert first is not None and timezone.now() - first < timedelta(seconds=5)
+
+    trigger(client, automated, automated.key)
+    automation.refresh_from_db()
+    assert automation.last_called_at == first
+
+
+def test_admins_see_the_audit_log_read_only_with_filters_and_search(client, automated, people):
+    trigger(client, automated, automated.key)
+    trigger(client, automated, WRONG)
+    client.login(username="site_admin", password=PASSWORD)
+
+    listing = client.get("/admin/automation/automationevent/")
+    filtered = client.get("/admin/automation/automationevent/", {"kind__exact": "refused"})
+    searched = client.get("/admin/automation/automationevent/", {"q": str(automated.macro.public_id)})
+    event = AutomationEvent.objects.get(kind=Kind.TRIGGERED)
+    detail = client.get(f"/admin/automation/automationevent/{event.pk}/change/")
+
+    assert listing.status_code == filtered.status_code == searched.status_code == detail.status_code == 200
+    assert "Snapshot triggered" in listing.content.decode()
+    assert {e.kind for e in filtered.context["cl"].result_list} == {Kind.REFUSED}
+    assert searched.context["cl"].result_count == AutomationEvent.objects.filter(macro=automated.macro).count()
+    assert client.get("/admin/automation/automationevent/add/").status_code == 403
+    assert client.post(f"/admin/automation/automationevent/{event.pk}/change/", {"reason": "x"}).status_code == 403
+    assert client.post(f"/admin/automation/automationevent/{event.pk}/delete/").status_code == 403
+    assert 'name="_save"' not in detail.content.decode()
+
+
+def test_editors_cannot_open_the_audit_log(client, people):
+    client.login(username="editor", password=PASSWORD)
+
+    assert client.get("/admin/automation/automationevent/").status_code == 302
