@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import StaticSource, make_issue, use_source
 from macros.models import Snapshot, SnapshotJob
 from macros.snapshots import request_snapshot, take
+from macros.sources import FieldInfo
 
 PEOPLE = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra"]
 
@@ -30,9 +31,16 @@ def issue(n: int, *, project: str = "WEB", status: str = "To Do", category: str 
     return data
 
 
+class NamedFieldsSource(StaticSource):
+    """StaticSource that also names the priority field, as Jira's field list does."""
+
+    def fields(self) -> list[FieldInfo]:
+        return [*super().fields(), FieldInfo("priority", "Priority")]
+
+
 def snapshot_of(macro, monkeypatch, issues: list[dict] | None = None, *, by_jql: dict | None = None, user=None) -> Snapshot:
     """Take a real snapshot of ``macro`` through the snapshot service, over these issues."""
-    use_source(monkeypatch, StaticSource(issues or [], by_jql=by_jql))
+    use_source(monkeypatch, NamedFieldsSource(issues or [], by_jql=by_jql))
     job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=user)
     take(job.pk)
     job.refresh_from_db()

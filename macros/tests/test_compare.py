@@ -194,6 +194,14 @@ def test_a_macro_with_one_snapshot_says_so(client, people, space, monkeypatch):
     assert "only one snapshot so far" in response.content.decode()
 
 
+def test_comparing_the_first_snapshot_with_the_one_before_says_there_is_none(client, people, macro_with_history):
+    page, macro, first, _ = macro_with_history
+    client.force_login(people["viewer"])
+    response = client.get(reverse("compare_snapshots", args=[page.pk, macro.public_id]), {"b": first.pk})
+    assert response.status_code == 200
+    assert "This is the macro's first snapshot: there is nothing earlier to compare it with." in response.content.decode()
+
+
 @pytest.mark.parametrize("who, status", [("viewer", 200), ("outsider", 404)])
 def test_only_people_who_see_the_page_can_compare(client, people, macro_with_history, who, status):
     page, macro, *_ = macro_with_history
