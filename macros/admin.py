@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, Space, SpacePermission
+from macros.models import (
+    Macro,
+    Page,
+    PageEvent,
+    PageVersion,
+    SiteSettings,
+    Snapshot,
+    SnapshotJob,
+    Space,
+    SpacePermission,
+    Sticker,
+)
 
 
 class SpacePermissionInline(admin.TabularInline):
@@ -49,3 +60,27 @@ class SnapshotAdmin(admin.ModelAdmin):
 
 admin.site.register(PageVersion)
 admin.site.register(SiteSettings)
+
+
+@admin.register(Sticker)
+class StickerAdmin(admin.ModelAdmin):
+    list_display = ["label", "page", "version", "created_by", "created_at"]
+    list_filter = ["page__space"]
+    search_fields = ["label", "page__title"]
+    raw_id_fields = ["page", "version", "created_by"]
+
+
+@admin.register(PageEvent)
+class PageEventAdmin(admin.ModelAdmin):
+    """The page audit is a record: it can be read here, never edited."""
+
+    list_display = ["created_at", "page", "action", "detail", "version_number", "actor"]
+    list_filter = ["action"]
+    search_fields = ["page__title", "detail", "actor"]
+    readonly_fields = [f.name for f in PageEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

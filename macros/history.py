@@ -33,7 +33,7 @@ def page_history(request: HttpRequest, page_id: int) -> HttpResponse:
     sticker = " ".join(request.GET.get("sticker", "").split())
     versions = (
         page.versions.select_related("snapshot__macro")
-        .prefetch_related(Prefetch("stickers", queryset=Sticker.objects.order_by("created_at", "pk")))
+        .prefetch_related(Prefetch("stickers", queryset=Sticker.objects.select_related("created_by").order_by("created_at", "pk")))
         .order_by("-number")
     )
     if sticker:
@@ -60,7 +60,8 @@ def page_history(request: HttpRequest, page_id: int) -> HttpResponse:
 @require_GET
 def page_version(request: HttpRequest, page_id: int, number: int) -> HttpResponse:
     page = page_for(request.user, page_id)
-    version = get_object_or_404(PageVersion.objects.prefetch_related("stickers"), page=page, number=number)
+    stickers = Prefetch("stickers", queryset=Sticker.objects.select_related("created_by").order_by("created_at", "pk"))
+    version = get_object_or_404(PageVersion.objects.prefetch_related(stickers), page=page, number=number)
     wanted = [m["snapshot"] for m in version.macros if m.get("snapshot")]
     snapshots = {s.pk: s for s in Snapshot.objects.finished().filter(pk__in=wanted, macro__page=page)}
     blocks = []

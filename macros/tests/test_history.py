@@ -122,3 +122,14 @@ def test_an_unknown_version_is_404(client, people, history):
     page, *_ = history
     client.force_login(people["viewer"])
     assert client.get(reverse("page_version", args=[page.pk, 99])).status_code == 404
+
+
+def test_the_history_costs_the_same_queries_however_many_versions_and_stickers(client, people, space, monkeypatch, django_assert_max_num_queries):
+    page, macro = publish_page_with_macro(space, people["editor"])
+    for n in range(30):
+        snapshot = snapshot_of(macro, monkeypatch, [issue(1)])
+        snapshot.page_version.add_sticker(f"Label {n % 4}", people["editor"])
+    client.force_login(people["viewer"])
+    with django_assert_max_num_queries(15):
+        response = client.get(reverse("page_history", args=[page.pk]))
+    assert response.status_code == 200 and response.content.decode().count('<span class="sticker"') == 30
