@@ -1,7 +1,7 @@
 """The audit trail: every enable, regenerate, disable, accepted and refused call."""
 
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timezone as dt_timezone, UTC
 
 import pytest
 from django.utils import timezone
@@ -82,7 +82,7 @@ def test_a_flood_of_random_macro_ids_adds_one_row_a_minute(client, settings):
 
 
 def test_a_new_minute_starts_a_new_row(monkeypatch, automated):
-    moments = iter([datetime(2025, 1, 1, 9, 0, 10, tzinfo=dt_timezone.utc), datetime(2025, 1, 1, 9, 0, 50, tzinfo=dt_timezone.utc), datetime(2025, 1, 1, 9, 1, 5, tzinfo=dt_timezone.utc)])
+    moments = iter([datetime(2025, 1, 1, 9, 0, 10, tzinfo=UTC), datetime(2025, 1, 1, 9, 0, 50, tzinfo=UTC), datetime(2025, 1, 1, 9, 1, 5, tzinfo=UTC)])
     monkeypatch.setattr(audit.timezone, "now", lambda: next(moments))
     for _ in range(3):
         audit.record_refusal("invalid_api_key", address="192.0.2.1", macro=automated.macro)

@@ -1,0 +1,50 @@
+"""The OpenAPI description (drf-spectacular) and the docs page made from it, with no CDN."""
+
+import json
+
+import pytest
+
+from automation.serializers import JobStatusSerializer, TriggerAcceptedSerializer
+from automation.tests.conftest import trigger
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_describes_both_endpoints_and_the_key_header(client):
+    response = client.get("/api/automation/v1/schema/", {"format": "json"})
+
+    schema = json.loads(response.content)
+    assert response.status_code == 200
+    assert set(schema["paths"]) == {"/api/automation/v1/macros/{macro_id}/snapshots", "/api/automation/v1/jobs/{job_id}"}
+    trigger_op = schema["paths"]["/api/automation/v1/macros/{macro_id}/snapshots"]["post"]
+    assert set(trigger_op["responses"]) == {"202", "401", "403", "404", "405", "413", "429"}
+    assert set(schema["paths"]["/api/automation/v1/jobs/{job_id}"]["get"]["responses"]) == {"200", "401", "403", "404", "405", "429"}
+    assert schema["components"]["securitySchemes"]["macroKey"] == {"type": "apiKey", "in": "header", "name": "jira-snapshots-api-key"}
+    assert schema["components"]["schemas"]["Error"]["required"] == ["code", "detail"]
+
+
+def test_the_bodies_match_what_the_schema_says(client, automated, settings):
+    accepted = trigger(client, automated, automated.key).json()
+    job_status = client.get(accepted["status_url"].removeprefix(settings.SITE_URL), HTTP_JIRA_SNAPSHOTS_API_KEY=automated.key).json()
+
+    assert set(accepted) == set(TriggerAcceptedSerializer().fields)
+    assert set(job_status) == set(JobStatusSerializer().fields)
+
+
+def test_the_docs_page_is_readable_and_works_offline(client):
+    response = client.get("/api/automation/v1/docs/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Snapshots automation API" in html
+    assert "/api/automation/v1/macros/{macro_id}/snapshots" in html
+    assert "/api/automation/v1/jobs/{job_id}" in html
+    assert "invalid_api_key" in html and "macro_automation_disabled" in html and "payload_too_large" in html
+    assert "jira-snapshots-api-key" in html
+    assert "cdn" not in html.lower()
+    assert 'src="http' not in html and 'href="http' not in html.replace(f'href="{"http://127.0.0.1:8000"}', "")
+
+
+def test_the_docs_and_schema_paths_without_a_slash_redirect(client):
+    assert client.get("/api/automation/v1/docs").status_code == 301
+    assert client.get("/api/automation/v1/schema").status_code == 301
