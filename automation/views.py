@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from automation import keys, service
@@ -79,4 +82,7 @@ def _context(request: HttpRequest, page, macro: Macro, issued: service.IssuedKey
         "key": service.active_key(macro) if state != State.OFF else None,
         "site_enabled": service.site_automation_enabled(),
         "header": keys.HEADER,
+        "last_called_recently": automation is not None
+        and automation.last_called_at is not None
+        and timezone.now() - automation.last_called_at < timedelta(minutes=1),
     }
