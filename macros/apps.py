@@ -1,14 +1,27 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_migrate
 
+SWEEP_SCHEDULE = "Settle lost snapshot jobs"
 
-def ensure_schedules(sender, **kwargs) -> None:
-    """The periodic sweep that settles jobs a lost worker or broker left behind."""
+
+def ensure_schedules(sender=None, **kwargs) -> None:
+    """The periodic sweep that settles jobs a lost worker or broker left behind.
+
+    Runs after every ``migrate`` (and every test-database flush), so a changed
+    ``SNAPSHOT_SWEEP_SECONDS`` takes effect with the next release's migrate.
+    """
     from django_q.models import Schedule
 
+    seconds = settings.SNAPSHOT_SWEEP_SECONDS
+    if seconds % 60 == 0:
+        timing = {"schedule_type": Schedule.MINUTES, "minutes": seconds // 60, "cron": None}
+    else:
+        # Schedules count in minutes; a six-field cron (croniter: seconds last) goes below.
+        timing = {"schedule_type": Schedule.CRON, "minutes": None, "cron": f"* * * * * */{seconds}"}
     Schedule.objects.update_or_create(
-        name="Settle lost snapshot jobs",
-        defaults={"func": "macros.tasks.reap_stale_jobs", "schedule_type": Schedule.MINUTES, "minutes": 5, "repeats": -1},
+        name=SWEEP_SCHEDULE,
+        defaults={"func": "macros.tasks.reap_stale_jobs", "repeats": -1, **timing},
     )
 
 

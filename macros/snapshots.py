@@ -281,20 +281,61 @@ def check_same_site(source: Source) -> None:
         )
 
 
+REAP_BATCH = 500
+
+
 def reap_stale_jobs(now=None) -> dict[str, int]:
-    """Settle jobs the queue lost: re-enqueue old queued jobs, fail runs nobody will retry."""
+    """Settle jobs the queue lost; django-q2 runs this on a schedule (macros/apps.py).
+
+    A job is lost when its broker message is gone while the job is not finished: the
+    Redis broker removes a task when a worker takes it (BLPOP), so a worker killed
+    mid-snapshot, or a cluster killed with tasks in its in-memory queue, loses them for
+    good. Running jobs whose lease ran out are re-enqueued while they have attempts left
+    and failed with a reason after that; queued jobs nobody took within the broker's retry
+    time are re-enqueued. A message that was not lost after all does no harm: ``take``
+    claims with a guard, so the second delivery finds nothing to do.
+    """
+    from django.core.cache import cache
+
     now = now or timezone.now()
-    lost_after = timedelta(seconds=settings.Q_CLUSTER["retry"] * settings.Q_CLUSTER["max_attempts"] + 60)
-    requeued = 0
-    for job_id in SnapshotJob.objects.filter(status=Status.QUEUED, created_at__lt=now - timedelta(minutes=10)).values_list("pk", flat=True)[:100]:
-        enqueue(job_id)
-        requeued += 1
-    failed = SnapshotJob.objects.filter(status=Status.RUNNING, lease_until__lt=now - lost_after).update(
-        status=Status.FAILED,
-        finished_at=now,
-        lease_until=None,
-        error="The worker taking this snapshot stopped and the job could not be retried; take the snapshot again.",
+    retry = settings.Q_CLUSTER["retry"]
+    max_attempts = settings.Q_CLUSTER["max_attempts"]
+    # A live worker is stopped by django-q2 at the timeout and settles its own job; wait
+    # the same margin the ORM broker waits before it hands a task out again.
+    grace = timedelta(seconds=retry - settings.Q_CLUSTER["timeout"])
+    dead = Q(status=Status.RUNNING, lease_until__lt=now - grace)
+
+    out_of_attempts = list(
+        SnapshotJob.objects.filter(dead, attempts__gte=max_attempts).values_list("pk", flat=True)[:REAP_BATCH]
     )
+    with transaction.atomic():
+        failed = SnapshotJob.objects.filter(dead, attempts__gte=max_attempts, pk__in=out_of_attempts).update(
+            status=Status.FAILED,
+            finished_at=now,
+            lease_until=None,
+            error=(
+                f"The worker taking this snapshot stopped before it finished, on each of its {max_attempts} "
+                "attempts (the worker process was killed or restarted). Take the snapshot again; if it keeps "
+                "happening, ask the site administrator to look at the workers."
+            ),
+        )
+        Snapshot.objects.filter(job__in=out_of_attempts, job__status=Status.FAILED, complete=False).delete()
+
+    lost = (
+        SnapshotJob.objects.filter(dead | Q(status=Status.QUEUED, created_at__lt=now - timedelta(seconds=retry)))
+        .filter(attempts__lt=max_attempts)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:REAP_BATCH]
+    )
+    requeued = 0
+    for job_id in lost:
+        # Once per retry period per job, so a backlog the workers are still working
+        # through is not enqueued again at every sweep.
+        if cache.add(f"snapshot-job-requeued:{job_id}", 1, timeout=retry):
+            enqueue(job_id)
+            requeued += 1
+    if failed or requeued:
+        log.warning("sweep: re-enqueued %d lost snapshot job(s), failed %d out of attempts", requeued, failed)
     return {"requeued": requeued, "failed": failed}
 
 

@@ -5,12 +5,21 @@ ORM broker, the database cache and the bundled Sample source.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from snapshots_site.env import env_bool, env_choice, env_int, env_list, env_rate, env_str, env_url
+from snapshots_site.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SNAPSHOTS_VAR_DIR", str(BASE_DIR / "var")))
@@ -107,22 +116,47 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and queue ------------------------------------------------------------------
+# One name for this site's queue and its Redis keys, so several sites (or test runs) can
+# share one Redis without taking each other's tasks or throttle counters.
+Q_CLUSTER_NAME = env_str("Q_CLUSTER_NAME", "snapshots")
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", Q_CLUSTER_NAME):
+    raise ImproperlyConfigured(f"Q_CLUSTER_NAME must be 1-64 letters, digits, '.', '_' or '-' (got {Q_CLUSTER_NAME!r}).")
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": Q_CLUSTER_NAME,
+            # A Redis that stops answering must fail a request fast (the middleware turns
+            # it into a 503), not hold a web worker for the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+        }
+    }
 else:
     # Shared by every process (throttle counters must be), unlike the local-memory cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "snapshots_cache"}}
 
+# The most one snapshot may take: django-q2 stops the task after it, and a job's lease
+# (how long other workers leave a running job alone) is as long.
 SNAPSHOT_JOB_TIMEOUT = env_int("SNAPSHOT_JOB_TIMEOUT", 900, minimum=5)
+# How often the sweep (macros.snapshots.reap_stale_jobs) looks for jobs a dead worker or a
+# lost broker message left behind. django-q2 looks at its schedules every 30 seconds, so
+# that is the shortest interval that means anything; applied by `manage.py migrate`.
+SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 60, minimum=30)
+if SNAPSHOT_SWEEP_SECONDS != 30 and SNAPSHOT_SWEEP_SECONDS % 60:
+    raise ImproperlyConfigured(f"SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got {SNAPSHOT_SWEEP_SECONDS}).")
 Q_CLUSTER = {
-    "name": "snapshots",
+    "name": Q_CLUSTER_NAME,
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "recycle": 200,
-    # A task is killed after `timeout`; the broker hands it out again after `retry`,
-    # so `retry` must exceed `timeout` or a slow snapshot would run twice at once.
+    # A task is killed after `timeout`; the ORM broker hands it out again after `retry`,
+    # so `retry` must exceed `timeout` or a slow snapshot would run twice at once. The
+    # Redis broker never hands a task out twice: the sweep re-enqueues lost jobs instead.
     "timeout": SNAPSHOT_JOB_TIMEOUT,
     "retry": SNAPSHOT_JOB_TIMEOUT + max(5, SNAPSHOT_JOB_TIMEOUT // 10),
+    # Attempts per job: the broker's deliveries and the sweep's re-enqueues both count
+    # (SnapshotJob.attempts); after the last one the sweep fails the job with a reason.
     "max_attempts": 3,
     "ack_failures": True,
     "save_limit": 100,
@@ -211,11 +245,15 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "snapshots_site.middleware.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {
-        # Request logs carry no headers; keep Django's 4xx warnings out of the way of load tests.
+        # Django's own handlers (console when DEBUG, mail_admins when ADMINS is set) are
+        # replaced by ours, which carry the redaction filter; request logs carry no headers.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Keep Django's 4xx warnings out of the way of load tests.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
     },
