@@ -2,8 +2,9 @@
 
 Built for 10,000-issue snapshots in well under a second. Rows are streamed as their raw
 JSON text; an issue whose text is the same in both snapshots is never decoded, and only
-the issues that differ are decoded and rendered field by field with the table's own
-``cell_text``. Memory stays small: the older snapshot is held as one hash per issue.
+the issues that differ are read again, decoded and rendered field by field with the
+table's own ``cell_text``. Memory stays small: the older snapshot is held as one hash
+and position per issue.
 
 ``diff_rows`` is the pure core (rows in, ``Diff`` out); ``compare`` feeds it from the
 database and adds the per-status-category counts the snapshots already carry.
@@ -98,27 +99,28 @@ class Diff:
 
 
 def diff_rows(
-    older: Callable[[], Iterable[RawRow]],
+    older: Callable[[list[int] | None], Iterable[RawRow]],
     newer: Iterable[RawRow],
     old_columns: list[list[dict]],
     new_columns: list[list[dict]],
 ) -> Diff:
     """Compare two snapshots' rows.
 
-    ``older`` is a callable because the older rows are read twice: once to hash them, and
-    again, only if something differs, to decode the rows that are removed or changed.
-    Rows must come in position order (parents before their children). Nested issues are
-    matched by their path of keys, so the same sub-task under two parents is two rows.
+    ``older(positions)`` reads the older snapshot's rows: all of them (``None``) to hash
+    them, then, only if something differs, just the rows at ``positions`` (ascending) to
+    decode what was removed or may have changed. Rows come in position order, parents
+    before their children. Nested issues are matched by their path of keys, so the same
+    sub-task under two parents is two rows.
     """
     depth = max(len(old_columns), len(new_columns), 1)
     compared, skipped = _compared_columns(old_columns, new_columns, depth)
 
     # Pass 1: one hash per older issue.
     old_paths: dict[int, tuple[str, ...]] = {}
-    old_hashes: dict[tuple[str, ...], int] = {}
-    for position, parent, level, key, raw in older():
-        path = _path(old_paths, old_hashes, position, parent, key)
-        old_hashes[path] = hash(raw)
+    old_rows: dict[tuple[str, ...], tuple[int, int]] = {}  # path -> (hash, position)
+    for position, parent, _level, key, raw in older(None):
+        path = _path(old_paths, old_rows, position, parent, key)
+        old_rows[path] = (hash(raw), position)
 
     # Pass 2: the newer issues; decode only those new or different.
     new_paths: dict[int, tuple[str, ...]] = {}
@@ -129,25 +131,23 @@ def diff_rows(
     for position, parent, level, key, raw in newer:
         path = _path(new_paths, seen, position, parent, key)
         seen.add(path)
-        old_hash = old_hashes.get(path)
-        if old_hash is None:
+        old = old_rows.get(path)
+        if old is None:
             added.append(_entry(ADDED, path, level, position, json.loads(raw), new_columns))
-        elif old_hash == hash(raw):
+        elif old[0] == hash(raw):
             unchanged += 1
         else:
             candidates[path] = (position, level, json.loads(raw))
     del new_paths
 
-    # Pass 3: decode the older side of what was removed or may have changed.
-    gone = old_hashes.keys() - seen
+    # Pass 3: decode the older side of just what was removed or may have changed.
+    gone = old_rows.keys() - seen
+    wanted = sorted(old_rows[path][1] for path in (*gone, *candidates))
     removed: list[DiffEntry] = []
     changed: list[DiffEntry] = []
-    if gone or candidates:
-        old_paths = {}
-        counted: dict[tuple[str, ...], int] = {}
-        for position, parent, level, key, raw in older():
-            path = _path(old_paths, counted, position, parent, key)
-            counted[path] = 1
+    if wanted:
+        for position, _parent, level, _key, raw in older(wanted):
+            path = old_paths[position]
             if path in gone:
                 removed.append(_entry(REMOVED, path, level, position, json.loads(raw), old_columns))
             elif path in candidates:
@@ -269,19 +269,27 @@ def category_deltas(older: dict, newer: dict) -> list[CategoryDelta]:
     return [CategoryDelta(n, before.get(n, 0), after.get(n, 0)) for n in names]
 
 
-def raw_rows(snapshot: Snapshot) -> Iterator[RawRow]:
-    """The snapshot's rows in position order, each issue as the JSON text the database holds."""
-    return (
+POSITIONS_PER_QUERY = 900  # under SQLite's oldest limit of 999 parameters a statement
+
+
+def raw_rows(snapshot: Snapshot, positions: list[int] | None = None) -> Iterator[RawRow]:
+    """The snapshot's rows (all, or those at ``positions``) in position order, each issue as
+    the JSON text the database holds."""
+    rows = (
         SnapshotRow.objects.filter(snapshot=snapshot)
         .order_by("position")
         .annotate(raw=Cast("data", TextField()))
         .values_list("position", "parent_position", "level", "issue_key", "raw")
-        .iterator(chunk_size=2000)
     )
+    if positions is None:
+        yield from rows.iterator(chunk_size=2000)
+        return
+    for start in range(0, len(positions), POSITIONS_PER_QUERY):
+        yield from rows.filter(position__in=positions[start : start + POSITIONS_PER_QUERY])
 
 
 def compare(older: Snapshot, newer: Snapshot) -> Comparison:
-    diff = diff_rows(lambda: raw_rows(older), raw_rows(newer), older.columns, newer.columns)
+    diff = diff_rows(lambda positions: raw_rows(older, positions), raw_rows(newer), older.columns, newer.columns)
     return Comparison(older, newer, diff, category_deltas(older.counts, newer.counts))
 
 
