@@ -23,6 +23,7 @@ class TableRow:
     cells: list[Cell]
     category: str
     children: list[TableRow] = field(default_factory=list)
+    heading: bool = False  # a sub-heading naming a deeper level's own columns
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Table:
     page_number: int
     num_pages: int
     total: int
+    columns_by_level: list[list[dict]] = field(default_factory=list)
 
     @property
     def has_previous(self) -> bool:
@@ -48,7 +50,11 @@ class Table:
         def walk(rows: list[TableRow]) -> None:
             for row in rows:
                 out.append(row)
-                walk(row.children)
+                if row.children:
+                    level = row.children[0].level
+                    columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
+                    out.append(TableRow("", level, [Cell(c["id"], c["name"]) for c in columns], "", heading=True))
+                    walk(row.children)
 
         walk(self.rows)
         return out
@@ -76,7 +82,7 @@ def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -
             next_parents[child.position] = table_row
         parents = next_parents
         depth += 1
-    return Table(snapshot, columns, rows, page.number, paginator.num_pages, snapshot.issue_count)
+    return Table(snapshot, columns, rows, page.number, paginator.num_pages, snapshot.issue_count, columns_by_level)
 
 
 def _row(row: SnapshotRow, columns_by_level: list[list[dict]]) -> TableRow:

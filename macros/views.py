@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from macros import pages as page_service
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
-from macros.models import Macro, Page, PageVersion, Snapshot, SnapshotJob, Space
+from macros.models import Macro, Page, SnapshotJob, Space
 from macros.permissions import can_edit, can_take_snapshot, page_for, visible_spaces
 from macros.rendering import render_body
 from macros.snapshots import field_names, request_snapshot
@@ -274,31 +274,6 @@ def _field_choices(source) -> list:
     except SourceError:
         return []
     return sorted(fields, key=lambda f: (f.custom, f.name.lower()))
-
-
-@login_required
-def page_history(request: HttpRequest, page_id: int) -> HttpResponse:
-    page = page_for(request.user, page_id)
-    versions = page.versions.select_related("author", "snapshot__macro").order_by("-number")
-    return render(request, "macros/page_history.html", {"page": page, "versions": versions[:200]})
-
-
-@login_required
-def page_version(request: HttpRequest, page_id: int, number: int) -> HttpResponse:
-    page = page_for(request.user, page_id)
-    version = get_object_or_404(PageVersion, page=page, number=number)
-    wanted = [m["snapshot"] for m in version.macros if m.get("snapshot")]
-    snapshots = {s.pk: s for s in Snapshot.objects.finished().filter(pk__in=wanted, macro__page=page)}
-    blocks = []
-    for item in version.macros:
-        snap = snapshots.get(item.get("snapshot"))
-        table = build_table(snap, 1, item.get("display", {}).get("page_size", 25)) if snap else None
-        blocks.append({"title": item.get("title"), "snapshot": snap, "table": table})
-    return render(
-        request,
-        "macros/page_version.html",
-        {"page": page, "version": version, "body_html": render_body(version.body), "blocks": blocks},
-    )
 
 
 def _int(value, default: int) -> int:
