@@ -1,0 +1,182 @@
+"""Several `qcluster` processes on one queue: every job once, a killed worker's job retried once.
+
+The stand-in Jira holds a page of the snapshot it wants interrupted, so the test knows the
+worker is mid-snapshot (rows already written) when it kills the worker's whole process
+group with SIGKILL. With the Redis broker the task is gone with the worker; the sweep
+(a django-q2 schedule every 30 s here) gives the job back to the queue once its lease
+(SNAPSHOT_JOB_TIMEOUT = 5 s here) has run out.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db.models import Count
+
+from conftest import publish_page_with_macro
+from macros.models import PageVersion, Snapshot, SnapshotJob, SnapshotRow
+from macros.snapshots import request_snapshot
+from tests.conftest import wait_for
+from tests.reliability.conftest import latest_snapshot, needs_reliability, stack, wait_terminal
+
+pytestmark = [needs_reliability, pytest.mark.django_db(transaction=True)]
+
+Status = SnapshotJob.Status
+
+
+def _macros(space, editor, count: int, prefix: str = "K"):
+    return [
+        publish_page_with_macro(space, editor, jql=f"project = {prefix}{n}", title=f"Status {prefix}{n}")[1]
+        for n in range(count)
+    ]
+
+
+def _queue(macro) -> SnapshotJob:
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
+    return job
+
+
+def test_every_job_runs_exactly_once_across_two_clusters(people, space, jira, processes, quick_sweep):
+    macros = _macros(space, people["editor"], 24)
+    for macro in macros:
+        jira.behave(macro.levels[0]["jql"], total=150, page_delay=0.05)
+    jobs = []
+    for macro in macros:
+        job = _queue(macro)
+        again, coalesced = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
+        assert coalesced and again.pk == job.pk
+        jobs.append(job)
+
+    started = time.monotonic()
+    processes.cluster(jira, workers=2)
+    processes.cluster(jira, workers=2)
+    finished = wait_terminal([j.pk for j in jobs], timeout=120)
+    elapsed = time.monotonic() - started
+
+    assert {j.status for j in finished.values()} == {Status.SUCCEEDED}, [j.error for j in finished.values()]
+    assert all(j.attempts == 1 for j in finished.values())
+    per_job = Snapshot.objects.filter(job__in=jobs).values("job").annotate(n=Count("id"))
+    assert sorted(row["n"] for row in per_job) == [1] * len(jobs)
+    assert not Snapshot.objects.filter(complete=False).exists()
+    for macro in macros:
+        snapshot = latest_snapshot(macro)
+        assert snapshot.issue_count == 150
+        assert SnapshotRow.objects.filter(snapshot=snapshot).count() == 150
+        assert PageVersion.objects.filter(snapshot=snapshot).count() == 1
+        # Two pages of 100 and 50: each searched once, by one worker.
+        assert jira.searches(macro.levels[0]["jql"]) == 2
+    print(f"[{stack()}] {len(jobs)} jobs on 2 clusters x 2 workers: all succeeded once in {elapsed:.1f} s")
+
+
+def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactly_one_snapshot(
+    people, space, jira, processes, quick_sweep
+):
+    target, *others = _macros(space, people["editor"], 5)
+    jql = target.levels[0]["jql"]
+    held = jira.behave(jql, total=500, hold_page=2, holds=1)  # pages 0 and 1 are written first
+    processes.cluster(jira)
+    processes.cluster(jira)
+    job = _queue(target)
+    held.wait_held(1)
+    holder = processes.holder_of(job)
+    other_jobs = [_queue(m) for m in others]  # some may sit in the doomed cluster's memory
+
+    running = SnapshotJob.objects.get(pk=job.pk)
+    assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 200
+    partial = Snapshot.objects.get(job=job)
+    assert not partial.complete and partial.rows.count() == 200
+
+    holder.kill()
+    killed_at = time.monotonic()
+    held.release()
+    processes.cluster(jira)  # the cluster comes back, as a process manager would restart it
+
+    done = wait_terminal([job.pk, *[j.pk for j in other_jobs]], timeout=150)
+    recovered_after = time.monotonic() - killed_at
+
+    job = done[job.pk]
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.attempts == 2
+    snapshots = list(Snapshot.objects.filter(macro=target))
+    assert len(snapshots) == 1 and snapshots[0].complete and snapshots[0].job_id == job.pk
+    assert snapshots[0].issue_count == 500
+    assert snapshots[0].rows.count() == 500
+    assert list(snapshots[0].rows.order_by("position").values_list("position", flat=True)) == list(range(1, 501))
+    assert PageVersion.objects.filter(page=target.page, kind=PageVersion.Kind.SNAPSHOT).count() == 1
+    # The first attempt read pages 0-2 (it died on page 2); the second read all five.
+    assert jira.searches(jql) == 3 + 5
+    assert all(done[j.pk].status == Status.SUCCEEDED for j in other_jobs)
+    assert Snapshot.objects.filter(job__in=other_jobs, complete=True).count() == len(other_jobs)
+    print(f"[{stack()}] killed the worker mid-snapshot (200 of 500 rows written); one snapshot of 500 rows "
+          f"after {recovered_after:.1f} s, attempts={job.attempts}")
+
+
+def test_a_job_whose_worker_dies_on_every_attempt_ends_failed_after_three_attempts(
+    people, space, jira, processes, quick_sweep
+):
+    (target,) = _macros(space, people["editor"], 1)
+    jql = target.levels[0]["jql"]
+    jira.behave(jql, total=40)
+    first = processes.cluster(jira)
+    good = wait_terminal([_queue(target).pk], timeout=60)
+    assert {j.status for j in good.values()} == {Status.SUCCEEDED}
+    good_snapshot = latest_snapshot(target)
+    first.stop()
+
+    doomed = jira.behave(jql, total=40, hold_page=0, holds=None)
+    processes.cluster(jira)
+    processes.cluster(jira)
+    job = _queue(target)
+    started = time.monotonic()
+    for attempt in (1, 2, 3):
+        doomed.wait_held(attempt, timeout=120)
+        wait_for(lambda: SnapshotJob.objects.get(pk=job.pk).attempts == attempt, timeout=10)  # noqa: B023
+        processes.holder_of(job).kill()
+        doomed.release()
+        processes.cluster(jira)
+
+    job = wait_terminal([job.pk], timeout=150)[job.pk]
+    assert job.status == Status.FAILED
+    assert job.attempts == 3
+    assert job.error == (
+        "The worker taking this snapshot stopped before it finished, on each of its 3 attempts (the worker "
+        "process was killed or restarted). Take the snapshot again; if it keeps happening, ask the site "
+        "administrator to look at the workers."
+    )
+    assert not Snapshot.objects.filter(job=job).exists()
+    assert latest_snapshot(target) == good_snapshot
+    target.page.refresh_from_db()
+    assert target.page.current_version.snapshot_id == good_snapshot.pk
+    assert doomed.held == 3  # no fourth attempt
+    print(f"[{stack()}] worker killed on each attempt: failed after {job.attempts} attempts in "
+          f"{time.monotonic() - started:.1f} s; the last good snapshot stayed")
+
+
+def test_a_snapshot_that_outlives_its_budget_fails_with_the_reason_and_frees_the_worker(
+    people, space, jira, processes, quick_sweep
+):
+    slow, quick = _macros(space, people["editor"], 2)
+    jira.behave(slow.levels[0]["jql"], total=1000, page_delay=2.0)  # ten pages of two seconds
+    jira.behave(quick.levels[0]["jql"], total=20)
+    processes.cluster(jira, timeout=6, workers=1)
+    slow_job = _queue(slow)
+    wait_for(lambda: SnapshotJob.objects.get(pk=slow_job.pk).status == Status.RUNNING, timeout=60)
+    quick_job = _queue(quick)
+
+    done = wait_terminal([slow_job.pk, quick_job.pk], timeout=90)
+
+    slow_job, quick_job = done[slow_job.pk], done[quick_job.pk]
+    assert slow_job.status == Status.FAILED
+    assert slow_job.error == (
+        "The snapshot did not finish within 6 seconds, the most one snapshot may take, and was stopped. "
+        "Jira may be answering slowly, or the query may match too many issues: try again later or narrow "
+        "the query."
+    )
+    blocked = (slow_job.finished_at - slow_job.started_at).total_seconds()
+    assert 5 <= blocked < 8
+    assert not Snapshot.objects.filter(job=slow_job).exists()
+    assert quick_job.status == Status.SUCCEEDED
+    assert (quick_job.finished_at - slow_job.finished_at).total_seconds() < 15
+    print(f"[{stack()}] a 20-second snapshot with a 6-second budget failed after {blocked:.1f} s; "
+          f"the next job finished {(quick_job.finished_at - slow_job.finished_at).total_seconds():.1f} s later")
