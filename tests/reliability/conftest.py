@@ -144,7 +144,8 @@ class Process:
 
 def base_env(**extra) -> dict:
     env = {
-        **os.environ,
+        # Playwright needs this in the test process; a server must never have it.
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": database_url_for_subprocess(),
         "DJANGO_SETTINGS_MODULE": "snapshots_site.settings",
         "PYTHONUNBUFFERED": "1",
@@ -253,6 +254,13 @@ def job_state(job_id) -> SnapshotJob | None:
     return job if job.status in TERMINAL else None
 
 
+class _ByJobId(dict):
+    """Jobs by id, whether the id comes as a UUID (the ORM) or a string (the API)."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(str(key))
+
+
 def wait_terminal(job_ids, timeout: float) -> dict:
     """Every job's final state (or an AssertionError naming those still open)."""
     ids = list(job_ids)
@@ -262,7 +270,7 @@ def wait_terminal(job_ids, timeout: float) -> dict:
         if not open_:
             break
         time.sleep(0.2)
-    jobs = {job.pk: job for job in SnapshotJob.objects.filter(pk__in=ids)}
+    jobs = _ByJobId({str(job.pk): job for job in SnapshotJob.objects.filter(pk__in=ids)})
     still_open = [f"{j.pk} {j.status} attempts={j.attempts}" for j in jobs.values() if j.status not in TERMINAL]
     assert not still_open, f"jobs still open after {timeout} s: {still_open}"
     return jobs

@@ -1,0 +1,167 @@
+"""Production configuration: deploy checks, Redis switches, gunicorn, logs that keep keys out.
+
+These run in `make test` (a few seconds of subprocesses each).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.db import OperationalError
+from django.test import RequestFactory
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from conftest import publish_page_with_macro
+from snapshots_site.middleware import DatabaseUnavailableMiddleware, RedactSecretsFilter, redact
+from tests.conftest import ROOT
+from tests.reliability.conftest import enable_automation
+
+KEY_SHAPED = "snap_abcdefghij12_" + "Q" * 43
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "SITE_URL": "https://snapshots.example.com",
+    "ALLOWED_HOSTS": "snapshots.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SITE_URL", "SECURE_HSTS_SECONDS", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "snapshots_site.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_leaves_only_the_hsts_warning_the_readme_explains():
+    result = manage("check", "--deploy", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "(security.W004) You have not set a value for the SECURE_HSTS_SECONDS setting." in result.stderr
+    assert "System check identified 1 issue (0 silenced)." in result.stdout + result.stderr
+
+
+def test_check_deploy_is_clean_once_hsts_is_switched_on():
+    result = manage(
+        "check",
+        "--deploy",
+        **PRODUCTION,
+        SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced).", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SNAPSHOT_SWEEP_SECONDS", "45", "SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got 45)."),
+        ("SNAPSHOT_JOB_TIMEOUT", "2", "SNAPSHOT_JOB_TIMEOUT must be at least 5 (got 2)."),
+        ("Q_CLUSTER_NAME", "two words", "Q_CLUSTER_NAME must be 1-64 letters, digits, '.', '_' or '-' (got 'two words')."),
+        ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
+    ],
+)
+def test_a_bad_value_stops_the_site_with_a_message_naming_the_variable(name, value, message):
+    result = manage("check", **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_redis_url_moves_the_queue_and_the_cache_to_redis():
+    probe = (
+        "from django.conf import settings; from django.core.cache import cache; "
+        "from django_q.brokers import get_broker; "
+        "print(settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm'), settings.Q_CLUSTER['name']); "
+        "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default']['KEY_PREFIX']); "
+        "broker = get_broker(); print(type(broker).__name__, broker.ping()); "
+        "cache.set('probe', 42, 5); print(cache.get('probe')); cache.delete('probe')"
+    )
+    result = manage("shell", "--no-imports", "-c", probe, REDIS_URL="redis://127.0.0.1:6379/6", Q_CLUSTER_NAME="settings-probe")
+    if "Connection refused" in result.stderr or "Error 111" in result.stderr:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "redis://127.0.0.1:6379/6 None settings-probe",
+        "django.core.cache.backends.redis.RedisCache settings-probe",
+        "Redis True",
+        "42",
+    ]
+
+
+def test_without_redis_the_queue_and_the_cache_stay_in_the_database():
+    probe = "from django.conf import settings; print(settings.Q_CLUSTER.get('orm'), settings.CACHES['default']['BACKEND'])"
+    result = manage("shell", "--no-imports", "-c", probe, REDIS_URL="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "default django.core.cache.backends.db.DatabaseCache"
+
+
+def test_gunicorn_refuses_a_bad_thread_count_by_name():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "snapshots_site.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, "WEB_THREADS": "many"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "WEB_THREADS must be a whole number (got 'many')." in result.stdout + result.stderr
+
+
+def test_gunicorn_logs_every_call_and_never_the_api_key(people, space, processes):
+    _, macro = publish_page_with_macro(space, people["editor"])
+    key = enable_automation(macro)
+    web = processes.web(workers=1)
+    path = f"/api/automation/v1/macros/{macro.public_id}/snapshots"
+    calls = [
+        web.http.post(web.url + path, headers={"jira-snapshots-api-key": key}),
+        web.http.post(web.url + path, headers={"Authorization": f"Bearer {key}"}),
+        web.http.post(web.url + path, headers={"jira-snapshots-api-key": KEY_SHAPED}),
+        web.http.post(web.url + path + f"?api_key={key}", headers={"jira-snapshots-api-key": key[:-1] + "x"}),
+        web.http.post(web.url + "/api/automation/v1/nowhere", headers={"jira-snapshots-api-key": key}),
+    ]
+    assert [c.status_code for c in calls] == [202, 202, 401, 401, 404]
+    assert calls[0].json()["coalesced"] is False and calls[1].json()["coalesced"] is True
+    assert calls[2].json()["code"] == "invalid_api_key"
+    web.process.stop()
+    log = web.process.output()
+    assert f'"POST {path} HTTP/1.1" 202' in log
+    assert f'"POST {path} HTTP/1.1" 401' in log
+    secret = key.split("_")[-1]
+    for needle in (key, secret, KEY_SHAPED, "Q" * 43, "jira-snapshots-api-key", "Bearer"):
+        assert needle not in log
+
+
+def test_the_log_filter_hides_keys_and_authorization_values_wherever_they_appear():
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "called with %s and %r", (KEY_SHAPED, {"Authorization": "Bearer abc.def"}), None)
+    assert RedactSecretsFilter().filter(record) is True
+    assert record.getMessage() == "called with snap_abcdefghij12_*** and {'Authorization': '***'}"
+    try:
+        raise ValueError(f"bad header jira-snapshots-api-key: {KEY_SHAPED}")
+    except ValueError:
+        failing = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+    RedactSecretsFilter().filter(failing)
+    assert "Q" * 43 not in failing.exc_text and "jira-snapshots-api-key: ***" in failing.exc_text
+    assert redact("nothing secret here: project = WEB") == "nothing secret here: project = WEB"
+
+
+@pytest.mark.parametrize("error", [OperationalError("server closed the connection"), RedisConnectionError("refused")])
+def test_a_database_or_redis_outage_answers_503_json_on_the_api_and_text_on_pages(error):
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    api = middleware.process_exception(RequestFactory().post("/api/automation/v1/macros/x/snapshots"), error)
+    page = middleware.process_exception(RequestFactory().get("/spaces/team/"), error)
+    assert api.status_code == 503 and api["Retry-After"] == "5"
+    assert json.loads(api.content) == {"detail": "The service is temporarily unavailable; try again shortly.", "code": "unavailable"}
+    assert page.status_code == 503 and page.content == b"The service is temporarily unavailable; try again shortly."
+    assert middleware.process_exception(RequestFactory().get("/"), ValueError("a bug")) is None
