@@ -9,14 +9,13 @@ CSRF, no body parsing.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import BooleanField, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -33,8 +32,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation import audit, keys
-from automation.models import AutomationEvent, MacroAutomation, MacroKey
+from automation import audit, calls, keys
+from automation.calls import CallTarget, KeyGrant
+from automation.models import MacroAutomation, MacroKey
 from automation.serializers import (
     ErrorSerializer,
     JobStatusSerializer,
@@ -47,7 +47,7 @@ from automation.throttles import (
     StatusCallsThrottle,
     retry_after,
 )
-from macros.models import Macro, SiteSettings, SnapshotJob
+from macros.models import SnapshotJob
 from macros.snapshots import request_snapshot
 
 MAX_BODY = settings.AUTOMATION_MAX_BODY
@@ -153,8 +153,8 @@ class AlwaysJSON(BaseContentNegotiation):
 class _Refusal:
     """What the view learned before refusing, for the audit row."""
 
-    macro: Macro | None = None
-    key: MacroKey | None = None
+    target: CallTarget | None = None
+    key: KeyGrant | None = None
 
 
 class AutomationAPIView(APIView):
@@ -193,11 +193,12 @@ class AutomationAPIView(APIView):
 
     def _count_refusal(self, code: str) -> None:
         request = self.request
-        key = self.refusal.key
+        key, target = self.refusal.key, self.refusal.target
         audit.record_refusal(
             code,
             address=audit.client_address(request),
-            macro=self.refusal.macro,
+            macro_id=target.macro_pk if target is not None else None,
+            page_id=target.page_id if target is not None else None,
             key_kind=keys.KeyKind.MACRO if key is not None else "",
             key_lookup=key.lookup_id if key is not None else "",
         )
@@ -249,46 +250,24 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
     return uuid.UUID(value) if _UUID.match(value) else None
 
 
-def _active_key(presented: keys.PresentedKey | None) -> MacroKey | None:
-    """The hot path's one query: key, macro, page, automation and the site switch."""
-    if presented is None or presented.kind != keys.KeyKind.MACRO:
-        return None
-    site_switch = SiteSettings.objects.filter(pk=1).values("automation_enabled")[:1]
-    try:
-        return (
-            MacroKey.objects.select_related("macro__page", "macro__automation")
-            .annotate(site_automation_enabled=Coalesce(Subquery(site_switch), Value(True), output_field=BooleanField()))
-            .get(lookup_id=presented.lookup_id, revoked_at__isnull=True)
-        )
-    except MacroKey.DoesNotExist:
-        return None
-
-
-def _automation(macro: Macro) -> MacroAutomation | None:
-    try:
-        return macro.automation
-    except MacroAutomation.DoesNotExist:
-        return None
-
-
-def _check_key(row: MacroKey | None, presented: keys.PresentedKey, macro: Macro) -> None:
-    if row is None or row.macro_id != macro.pk or not keys.check(row.hash, presented):
+def _check_key(grant: KeyGrant | None, presented: keys.PresentedKey, target: CallTarget) -> None:
+    if grant is None or grant.target.macro_pk != target.macro_pk or not keys.check(grant.hash, presented):
         raise InvalidApiKey()
-    if keys.needs_rehash(row.hash):
-        MacroKey.objects.filter(pk=row.pk).update(hash=keys.make_hash(presented.raw))
+    if keys.needs_rehash(grant.hash):
+        MacroKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))
 
 
-def _check_macro_live(macro: Macro) -> MacroAutomation:
-    automation = _automation(macro)
-    if automation is None or not automation.enabled or not macro.is_live:
+def _check_live(target: CallTarget) -> None:
+    if not target.automation_enabled or not target.published or target.deleted:
         raise MacroAutomationDisabled()
-    if automation.live_since is None:
+    if target.live_since is None:
         raise MacroAutomationDisabled(MacroAutomationDisabled.pending_detail)
-    return automation
 
 
-def _status_url(job: SnapshotJob) -> str:
-    return settings.SITE_URL + reverse("automation_job_status", args=[job.pk])
+@functools.cache
+def _jobs_path() -> str:
+    placeholder = uuid.UUID(int=0)
+    return reverse("automation_job_status", args=[placeholder]).removesuffix(str(placeholder))
 
 
 _ERRORS = {
@@ -347,63 +326,57 @@ class TriggerMacroSnapshot(AutomationAPIView):
     def post(self, request, macro_id: str) -> Response:
         macro_uuid = _uuid_or_none(macro_id)
         presented = keys.from_request(request)
-        row = _active_key(presented)
-        site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
+        grant = calls.find_key(presented)
+        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
         if not site_on:
             raise SiteAutomationDisabled()
-        if row is not None and row.macro.public_id == macro_uuid and row.macro.deleted_at is None:
-            macro = row.macro  # the common case: no second query
+        if grant is not None and grant.target.public_id == macro_uuid and not grant.target.deleted:
+            target = grant.target  # the common case: no second query
         else:
-            macro = _find_macro(macro_uuid)
-        self.refusal.macro = macro
-        if macro is None:
+            target = calls.find_macro(macro_uuid)
+        self.refusal.target = target
+        if target is None:
             raise NotFound("There is no Snapshots macro with this id.")
         self.check_refused_attempts(request)
         if presented is None:
             raise MissingApiKey()
-        _check_key(row, presented, macro)
-        self.refusal.key = row
-        automation = _check_macro_live(macro)
-        self.check_accepted_calls(AcceptedCallsThrottle(row.lookup_id), request)
+        _check_key(grant, presented, target)
+        self.refusal.key = grant
+        _check_live(target)
+        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
 
-        job, coalesced = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION, key_lookup=row.lookup_id)
-        now = timezone.now()
-        audit.record(
-            AutomationEvent.Kind.TRIGGERED,
-            via=AutomationEvent.Via.API,
-            macro=macro,
+        if target.queued_job_id is not None:
+            # The lookup already found the queued job: join it without another query.
+            job_id, job_status, coalesced = target.queued_job_id, SnapshotJob.Status.QUEUED.value, True
+        else:
+            job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.AUTOMATION, key_lookup=grant.lookup_id)
+            job_id, job_status = job.pk, job.status
+        audit.record_trigger(
+            macro_id=target.macro_pk,
+            page_id=target.page_id,
             key_kind=keys.KeyKind.MACRO,
-            key_lookup=row.lookup_id,
+            key_lookup=grant.lookup_id,
             address=audit.client_address(request),
-            job_id=job.pk,
-            reason="coalesced" if coalesced else "",
+            job_id=job_id,
+            coalesced=coalesced,
         )
-        if automation.last_called_at is None or (now - automation.last_called_at).total_seconds() >= 60:
+        now = timezone.now()
+        if target.last_called_at is None or (now - target.last_called_at).total_seconds() >= 60:
             # To the minute: one write a minute at most, not one per call.
-            MacroAutomation.objects.filter(pk=automation.pk).update(last_called_at=now)
-        status_url = _status_url(job)
+            MacroAutomation.objects.filter(pk=target.automation_pk).update(last_called_at=now)
+        status_url = f"{settings.SITE_URL}{_jobs_path()}{job_id}"
         return Response(
             {
-                "job": str(job.pk),
-                "status": job.status,
-                "macro": str(macro.public_id),
-                "page": macro.page_id,
+                "job": str(job_id),
+                "status": job_status,
+                "macro": str(target.public_id),
+                "page": target.page_id,
                 "coalesced": coalesced,
                 "status_url": status_url,
             },
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": status_url},
         )
-
-
-def _find_macro(macro_uuid: uuid.UUID | None) -> Macro | None:
-    if macro_uuid is None:
-        return None
-    return (
-        Macro.objects.select_related("page", "automation")
-        .filter(public_id=macro_uuid, deleted_at__isnull=True)
-        .first()
-    )
 
 
 class JobStatus(AutomationAPIView):
@@ -439,8 +412,8 @@ class JobStatus(AutomationAPIView):
     def get(self, request, job_id: str) -> Response:
         job_uuid = _uuid_or_none(job_id)
         presented = keys.from_request(request)
-        row = _active_key(presented)
-        site_on = row.site_automation_enabled if row is not None else site_automation_enabled()
+        grant = calls.find_key(presented)
+        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
         if not site_on:
             raise SiteAutomationDisabled()
         job = (
@@ -450,15 +423,15 @@ class JobStatus(AutomationAPIView):
         )
         if job is None:
             raise NotFound("There is no snapshot job with this id.")
-        macro = row.macro if row is not None and row.macro_id == job.macro_id else job.macro
-        self.refusal.macro = macro
+        target = grant.target if grant is not None and grant.target.macro_pk == job.macro_id else calls.target_of(job.macro)
+        self.refusal.target = target
         self.check_refused_attempts(request)
         if presented is None:
             raise MissingApiKey()
-        _check_key(row, presented, macro)
-        self.refusal.key = row
-        _check_macro_live(macro)
-        self.check_accepted_calls(StatusCallsThrottle(row.lookup_id), request)
+        _check_key(grant, presented, target)
+        self.refusal.key = grant
+        _check_live(target)
+        self.check_accepted_calls(StatusCallsThrottle(grant.lookup_id), request)
         return Response(job_status_body(job))
 
 

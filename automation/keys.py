@@ -131,10 +131,19 @@ def _raw(key: PresentedKey | str) -> str:
 
 
 def needs_rehash(stored_hash: str) -> bool:
+    if stored_hash.startswith(_CURRENT_PREFIX) and len(stored_hash) == _CURRENT_LENGTH:
+        return False  # the common case, without parsing the PHC string
     try:
         return argon2.extract_parameters(stored_hash) != PARAMETERS
     except InvalidHashError:
         return True
+
+
+_CURRENT_PREFIX = (
+    f"$argon2id$v={PARAMETERS.version}$m={PARAMETERS.memory_cost},t={PARAMETERS.time_cost},p={PARAMETERS.parallelism}$"
+)
+# Salt and hash in unpadded base64, joined by "$".
+_CURRENT_LENGTH = len(_CURRENT_PREFIX) + -(-PARAMETERS.salt_len * 4 // 3) + 1 + -(-PARAMETERS.hash_len * 4 // 3)
 
 
 def parse(raw: str | None) -> PresentedKey | None:

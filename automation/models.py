@@ -92,10 +92,12 @@ class AutomationEventQuerySet(models.QuerySet):
 
 
 class AutomationEvent(models.Model):
-    """One audit row: a key's lifecycle, an accepted trigger, or counted refused calls.
+    """One audit row: a key's lifecycle, or counted calls.
 
-    Refused calls are counted, not listed: one row per client network, reason, macro
-    and minute (``bucket``), whose ``count`` grows, so a flood costs updates, not rows.
+    Calls are counted, not listed, so a flood costs updates, not rows: accepted calls in
+    one row per job, key and client address (``reason`` says whether the first of them
+    queued the job or joined it); refused calls in one row per client network, reason,
+    macro and minute (``bucket``). ``count`` grows; ``last_seen_at`` moves.
     """
 
     class Kind(models.TextChoices):
@@ -120,10 +122,10 @@ class AutomationEvent(models.Model):
     key_lookup = models.CharField(max_length=16, blank=True, help_text="Lookup id of the key (never the key).")
     client_address = models.GenericIPAddressField(null=True, blank=True)
     job_id = models.UUIDField(null=True, blank=True)
-    reason = models.CharField(max_length=40, blank=True, help_text="Refusal code, or “coalesced”.")
+    reason = models.CharField(max_length=40, blank=True, help_text="Refusal code; for accepted calls “queued” or “coalesced”.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     count = models.PositiveIntegerField(default=1)
-    bucket = models.CharField(max_length=120, null=True, blank=True, unique=True, editable=False)
+    bucket = models.CharField(max_length=120, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
 
@@ -131,9 +133,15 @@ class AutomationEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Only counted refusals have a bucket; other rows stay out of this index.
+            models.UniqueConstraint(fields=["bucket"], condition=Q(bucket__isnull=False), name="one_refusal_row_per_bucket"),
+        ]
         indexes = [
             models.Index(fields=["-created_at"], name="automation_events_newest"),
             models.Index(fields=["macro", "kind", "-created_at"], name="automation_events_of_macro"),
+            # An accepted call finds the row that counts its job's calls.
+            models.Index(fields=["job_id"], condition=Q(job_id__isnull=False), name="automation_events_of_job"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,6 @@
 """The audit trail: every enable, regenerate, disable, accepted and refused call."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone, UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -37,19 +36,32 @@ def test_the_key_lifecycle_is_recorded_with_who_and_how(client, page_and_macro, 
     assert all(len(e.key_lookup) == 12 for e in events)
 
 
-def test_each_accepted_call_is_recorded_with_its_key_address_and_job(client, automated):
+def test_accepted_calls_are_counted_per_job_key_and_address(client, automated):
     first = trigger(client, automated, automated.key, REMOTE_ADDR="192.0.2.10").json()
+    trigger(client, automated, automated.key, REMOTE_ADDR="192.0.2.11")
     trigger(client, automated, automated.key, REMOTE_ADDR="192.0.2.11")
 
     rows = list(AutomationEvent.objects.filter(kind=Kind.TRIGGERED).order_by("pk"))
 
-    assert [(r.client_address, str(r.job_id), r.reason) for r in rows] == [
-        ("192.0.2.10", first["job"], ""),
-        ("192.0.2.11", first["job"], "coalesced"),
+    assert [(r.client_address, str(r.job_id), r.reason, r.count) for r in rows] == [
+        ("192.0.2.10", first["job"], "queued", 1),
+        ("192.0.2.11", first["job"], "coalesced", 2),
     ]
     assert {(r.key_kind, r.key_lookup, r.macro, r.page, r.via) for r in rows} == {
         ("macro", automated.key[5:17], automated.macro, automated.page, "api")
     }
+    assert rows[1].last_seen_at > rows[1].created_at
+
+
+def test_a_new_job_starts_a_new_row(client, automated):
+    from macros.models import SnapshotJob
+
+    first = trigger(client, automated, automated.key).json()
+    SnapshotJob.objects.filter(pk=first["job"]).update(status="succeeded")
+    second = trigger(client, automated, automated.key).json()
+
+    rows = AutomationEvent.objects.filter(kind=Kind.TRIGGERED).order_by("pk")
+    assert [(str(r.job_id), r.reason, r.count) for r in rows] == [(first["job"], "queued", 1), (second["job"], "queued", 1)]
 
 
 def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(client, automated, settings):
@@ -85,7 +97,7 @@ def test_a_new_minute_starts_a_new_row(monkeypatch, automated):
     moments = iter([datetime(2025, 1, 1, 9, 0, 10, tzinfo=UTC), datetime(2025, 1, 1, 9, 0, 50, tzinfo=UTC), datetime(2025, 1, 1, 9, 1, 5, tzinfo=UTC)])
     monkeypatch.setattr(audit.timezone, "now", lambda: next(moments))
     for _ in range(3):
-        audit.record_refusal("invalid_api_key", address="192.0.2.1", macro=automated.macro)
+        audit.record_refusal("invalid_api_key", address="192.0.2.1", macro_id=automated.macro.pk, page_id=automated.page.pk)
 
     assert sorted(AutomationEvent.objects.refused().values_list("count", flat=True)) == [1, 2]
 
@@ -106,7 +118,7 @@ def test_every_refusal_code_is_recorded(client, automated, settings):
     }
 
 
-def test_recording_an_accepted_call_is_one_insert(client, automated, django_assert_max_num_queries):
+def test_recording_an_accepted_call_is_one_write(client, automated, django_assert_max_num_queries):
     trigger(client, automated, automated.key)  # the job exists: the next call coalesces
     # key+macro+page+automation+site switch, guard (cache), key throttle (cache get and
     # set: up to 4 on the database cache), queued job, audit insert, last called.
@@ -118,12 +130,12 @@ def test_recording_an_accepted_call_is_one_insert(client, automated, django_asse
     assert "automation_automationevent" in automation_writes[0]
 
 
-def test_the_hot_path_without_throttles_is_three_queries(client, automated, settings, django_assert_num_queries):
+def test_the_hot_path_without_throttles_is_two_queries(client, automated, settings, django_assert_num_queries):
     settings.AUTOMATION_THROTTLE = None
     settings.AUTOMATION_REFUSED_THROTTLE = None
     trigger(client, automated, automated.key)
 
-    with django_assert_num_queries(3):  # key lookup, queued job, audit insert
+    with django_assert_num_queries(2):  # key + macro + automation + switch + queued job; audit insert
         assert trigger(client, automated, automated.key).json()["coalesced"] is True
 
 
@@ -164,3 +176,14 @@ def test_editors_cannot_open_the_audit_log(client, people):
     client.login(username="editor", password=PASSWORD)
 
     assert client.get("/admin/automation/automationevent/").status_code == 302
+
+
+def test_two_rows_for_one_call_site_never_count_a_call_twice(client, automated):
+    first = trigger(client, automated, automated.key).json()
+    # What two processes starting the same row at once leave behind.
+    AutomationEvent.objects.create(kind=Kind.TRIGGERED, via="api", macro=automated.macro, key_kind="macro",
+                                   key_lookup=automated.key[5:17], client_address="127.0.0.1", job_id=first["job"], reason="coalesced")
+
+    trigger(client, automated, automated.key)
+
+    assert sum(AutomationEvent.objects.filter(kind=Kind.TRIGGERED).values_list("count", flat=True)) == 3

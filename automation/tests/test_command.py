@@ -53,7 +53,7 @@ def test_list_as_a_table(automated):
 
 
 def test_enable_prints_the_url_and_a_key_that_works_at_once(client, page_and_macro, settings):
-    page, macro = page_and_macro
+    _, macro = page_and_macro
 
     printed = json.loads(run("enable", str(macro.public_id), "--json"))
 

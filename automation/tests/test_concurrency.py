@@ -53,7 +53,7 @@ def test_concurrent_calls_from_several_processes_queue_exactly_one_job(automated
     assert len({body["job"] for _, body in results}) == 1
     assert sum(1 for _, body in results if not body["coalesced"]) == 1
     assert SnapshotJob.objects.count() == 1
-    assert AutomationEvent.objects.filter(kind=AutomationEvent.Kind.TRIGGERED).count() == 80
+    assert sum(AutomationEvent.objects.filter(kind=AutomationEvent.Kind.TRIGGERED).values_list("count", flat=True)) == 80
 
 
 def test_no_call_with_the_old_key_succeeds_once_regenerate_has_returned(automated, people):

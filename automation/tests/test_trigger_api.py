@@ -290,7 +290,7 @@ def test_a_disabled_macros_old_key_is_invalid(client, automated, people):
 
 
 def test_a_valid_key_before_the_page_is_republished_gets_403(client, page_and_macro, people):
-    page, macro = page_and_macro
+    _, macro = page_and_macro
     issued = service.enable(macro, people["editor"], via=AutomationEvent.Via.SCREEN)
 
     response = client.post(f"/api/automation/v1/macros/{macro.public_id}/snapshots", HTTP_JIRA_SNAPSHOTS_API_KEY=issued.raw)
