@@ -44,12 +44,15 @@ django.setup()
 from macros.sources import get_source
 source = get_source()
 best = None
-for days in range(60, 366):
-    jql = f"project = WEB AND created >= -{days}d ORDER BY key ASC"
-    n = sum(len(p.issues) for p in source.search_pages(jql, ["status"], page_size=100))
-    if best is None or abs(n - 100) < abs(best[1] - 100):
-        best = (jql, n)
-    if n >= 100:
+for project in ("WEB", "MOB"):
+    for days in range(60, 366):
+        jql = f"project = {project} AND created >= -{days}d ORDER BY key ASC"
+        n = sum(len(p.issues) for p in source.search_pages(jql, ["status"], page_size=100))
+        if best is None or abs(n - 100) < abs(best[1] - 100):
+            best = (jql, n)
+        if n >= 100:
+            break
+    if best[1] == 100:
         break
 print(json.dumps({"jql": best[0], "issues": best[1]}))
 """
