@@ -7,10 +7,13 @@ runs where users have no internet access (a Jira Data Center behind a firewall).
 from __future__ import annotations
 
 import json
+import re
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import patched_settings
@@ -69,7 +72,7 @@ def api_docs(request: HttpRequest) -> HttpResponse:
                 responses.append(
                     {
                         "status": code,
-                        "description": response.get("description", ""),
+                        "description": inline_code(response.get("description", "")),
                         "schema": _ref_name(content.get("schema")),
                         "examples": examples,
                     }
@@ -79,18 +82,24 @@ def api_docs(request: HttpRequest) -> HttpResponse:
                     "method": method.upper(),
                     "path": path,
                     "summary": operation.get("summary", ""),
-                    "description": operation.get("description", ""),
-                    "parameters": operation.get("parameters", []),
+                    "description": inline_code(operation.get("description", "")),
+                    "parameters": [{**p, "description": inline_code(p.get("description", ""))} for p in operation.get("parameters", [])],
                     "responses": responses,
                     "anchor": operation.get("operationId", ""),
                 }
             )
+    endpoints.sort(key=lambda e: (e["method"] != "POST", e["path"]))  # the trigger first
     shapes = [{"name": name, "fields": _fields(body, components)} for name, body in components.items() if "properties" in body]
     return render(
         request,
         "automation/api_docs.html",
-        {"info": schema["info"], "endpoints": endpoints, "shapes": shapes, "site_url": settings.SITE_URL, "header": keys.HEADER},
+        {"info": {**schema["info"], "description": inline_code(schema["info"].get("description", ""))}, "endpoints": endpoints, "shapes": shapes, "site_url": settings.SITE_URL, "header": keys.HEADER},
     )
+
+
+def inline_code(text: str) -> str:
+    """The schema's Markdown `code` spans as HTML, everything else escaped."""
+    return mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 def _ref_name(schema: dict | None) -> str:
@@ -114,7 +123,7 @@ def _fields(body: dict, components: dict) -> list[dict]:
                 "type": kind,
                 "nullable": prop.get("nullable", False),
                 "required": name in required,
-                "description": prop.get("description", ""),
+                "description": inline_code(prop.get("description", "")),
             }
         )
     return fields

@@ -41,6 +41,8 @@ def test_the_docs_page_is_readable_and_works_offline(client):
     assert "/api/automation/v1/jobs/{job_id}" in html
     assert "invalid_api_key" in html and "macro_automation_disabled" in html and "payload_too_large" in html
     assert "jira-snapshots-api-key" in html
+    assert "<code>coalesced: true</code>" in html and "`" not in html.split("<pre", 1)[0]
+    assert html.index("/api/automation/v1/macros/{macro_id}/snapshots</code></h2>") < html.index("/api/automation/v1/jobs/{job_id}</code></h2>")
     assert "cdn" not in html.lower()
     assert 'src="http' not in html and 'href="http' not in html.replace(f'href="{"http://127.0.0.1:8000"}', "")
 
@@ -48,3 +50,9 @@ def test_the_docs_page_is_readable_and_works_offline(client):
 def test_the_docs_and_schema_paths_without_a_slash_redirect(client):
     assert client.get("/api/automation/v1/docs").status_code == 301
     assert client.get("/api/automation/v1/schema").status_code == 301
+
+
+def test_inline_code_escapes_everything_else():
+    from automation.docs import inline_code
+
+    assert inline_code("use `<b>` & `x`") == "use <code>&lt;b&gt;</code> &amp; <code>x</code>"
