@@ -251,7 +251,12 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 
 
 def _check_key(grant: KeyGrant | None, presented: keys.PresentedKey, target: CallTarget) -> None:
-    if grant is None or grant.target.macro_pk != target.macro_pk or not keys.check(grant.hash, presented):
+    if grant is None or grant.target.macro_pk != target.macro_pk:
+        # Hash anyway, so that an unknown, revoked or other macro's key takes as long to
+        # refuse as a wrong secret: the answer and its timing are the same for all.
+        keys.check(keys.DUMMY_HASH, presented)
+        raise InvalidApiKey()
+    if not keys.check(grant.hash, presented):
         raise InvalidApiKey()
     if keys.needs_rehash(grant.hash):
         MacroKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))

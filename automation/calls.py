@@ -14,11 +14,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from django.db import connection
 
 from automation import keys
-from automation.models import MacroAutomation, MacroKey
+from automation.models import GlobalKey, MacroAutomation, MacroKey
 from macros.models import Macro, SiteSettings, SnapshotJob
 
 
@@ -50,6 +51,7 @@ class CallTarget:
 class KeyGrant:
     """An active macro key with its macro, and the site switch, as one row returned them."""
 
+    kind: ClassVar[str] = keys.KeyKind.MACRO
     pk: int
     lookup_id: str
     hash: str
@@ -110,6 +112,55 @@ def find_key(presented: keys.PresentedKey | None) -> KeyGrant | None:
         lookup_id=presented.lookup_id,
         hash=key_hash,
         target=target,
+        site_automation_enabled=True if site_on is None else bool(site_on),
+    )
+
+
+@dataclass(frozen=True)
+class GlobalGrant:
+    """The active global key a request named (not yet checked), and the site switch."""
+
+    kind: ClassVar[str] = keys.KeyKind.GLOBAL
+    pk: int
+    lookup_id: str
+    hash: str
+    expires_at: datetime
+    site_automation_enabled: bool
+
+    def __repr__(self) -> str:
+        return f"GlobalGrant(lookup_id={self.lookup_id!r})"
+
+
+_global_sql: str | None = None
+
+
+def find_global_key(presented: keys.PresentedKey | None) -> GlobalGrant | None:
+    """The active global key a request presented, by its unique lookup id, with the site switch.
+
+    Macro keys and global keys differ by prefix, so a macro key never costs this query.
+    """
+    global _global_sql
+    if presented is None or presented.kind != keys.KeyKind.GLOBAL:
+        return None
+    if _global_sql is None:
+        q = connection.ops.quote_name
+        table, site = q(GlobalKey._meta.db_table), q(SiteSettings._meta.db_table)
+        _global_sql = (
+            "SELECT g.id, g.hash, g.expires_at,"
+            f" (SELECT s.automation_enabled FROM {site} s WHERE s.id = 1)"
+            f" FROM {table} g WHERE g.lookup_id = %s AND g.revoked_at IS NULL"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_global_sql, [presented.lookup_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_pk, key_hash, expires_at, site_on = row
+    return GlobalGrant(
+        pk=key_pk,
+        lookup_id=presented.lookup_id,
+        hash=key_hash,
+        expires_at=_aware(expires_at),
         site_automation_enabled=True if site_on is None else bool(site_on),
     )
 

@@ -11,8 +11,9 @@ secrets of at least 112 bits): one check costs ~30 µs (see ``bench_hash_check``
 test). The parameters travel in the PHC string, so they can be raised later and old
 hashes are upgraded on their next successful check.
 
-Macro keys live here today; the global key (site level) will use the same functions
-with its own prefix.
+Macro keys and the site's global key share the format and the hash; the global key's
+own prefix (``snapglobal_``) tells a request which table holds its row, so a call still
+costs one indexed lookup.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ SECRET_BYTES = 32  # 256 bits; token_urlsafe gives 43 characters
 
 class KeyKind:
     MACRO = "macro"
+    GLOBAL = "global"
 
 
-PREFIXES = {KeyKind.MACRO: "snap_"}
+PREFIXES = {KeyKind.MACRO: "snap_", KeyKind.GLOBAL: "snapglobal_"}
 
 PARAMETERS = argon2.Parameters(
     type=Type.ID,
@@ -128,6 +130,10 @@ def check(stored_hash: str, key: PresentedKey | str) -> bool:
 
 def _raw(key: PresentedKey | str) -> str:
     return key.raw if isinstance(key, PresentedKey) else key
+
+
+# Checked against when no stored key matches, to keep refusals' timing alike.
+DUMMY_HASH = make_hash(secrets.token_urlsafe(SECRET_BYTES))
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -86,6 +88,59 @@ class MacroKey(models.Model):
         return f"{keys.PREFIXES[keys.KeyKind.MACRO]}{self.lookup_id}_…"
 
 
+class GlobalKeyQuerySet(models.QuerySet):
+    def active(self) -> GlobalKeyQuerySet:
+        """Not revoked (it may still be past its expiry: expired keys can be prolonged)."""
+        return self.filter(revoked_at__isnull=True)
+
+
+class GlobalKey(models.Model):
+    """The site's global API key: any macro, any page, any job. Admins only.
+
+    At most one is active; making a new one revokes the old in the same transaction
+    (``automation.globalkeys``). Like macro keys, only the lookup id and an Argon2id
+    hash are stored; unlike them it expires, 90 days after it is made unless prolonged.
+    """
+
+    DEFAULT_DAYS = 90
+    WARN_BEFORE = timedelta(days=14)
+
+    lookup_id = models.CharField(max_length=16, unique=True)
+    hash = models.CharField(max_length=255, help_text="Argon2id PHC string of the whole key.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    prolonged_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GlobalKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "global API key"
+
+    def __str__(self) -> str:
+        return f"{self.display_prefix} ({self.state})"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"{keys.PREFIXES[keys.KeyKind.GLOBAL]}{self.lookup_id}_…"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    def expires_soon(self, now=None) -> bool:
+        """Within two weeks of its expiry (the admin screens warn)."""
+        now = now or timezone.now()
+        return not self.is_expired(now) and self.expires_at - now <= self.WARN_BEFORE
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired() else "active"
+
+
 class AutomationEventQuerySet(models.QuerySet):
     def refused(self) -> AutomationEventQuerySet:
         return self.filter(kind=AutomationEvent.Kind.REFUSED)
@@ -107,12 +162,22 @@ class AutomationEvent(models.Model):
         WENT_LIVE = "went_live", "Went live (page published)"
         TRIGGERED = "triggered", "Snapshot triggered"
         REFUSED = "refused", "Call refused"
+        REVOKED = "revoked", "Automation revoked by an administrator"
+        SITE_ENABLED = "site_enabled", "Automation switched on for the site"
+        SITE_DISABLED = "site_disabled", "Automation switched off for the site"
+        GLOBAL_KEY_CREATED = "global_key_created", "Global key created"
+        GLOBAL_KEY_PROLONGED = "global_key_prolonged", "Global key prolonged"
+        GLOBAL_KEY_REGENERATED = "global_key_regenerated", "Global key regenerated"
+        GLOBAL_KEY_REVOKED = "global_key_revoked", "Global key revoked"
+        OVERRIDE_ENABLED = "override_enabled", "Snapshot group override allowed"
+        OVERRIDE_DISABLED = "override_disabled", "Snapshot group override turned off"
 
     class Via(models.TextChoices):
         SCREEN = "screen", "Automation tab"
         COMMAND = "command", "Command line"
         PUBLISH = "publish", "Page publish"
         API = "api", "Automation API"
+        SITE_ADMIN = "site_admin", "Site administration"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     via = models.CharField(max_length=16, choices=Via.choices)

@@ -105,8 +105,12 @@ def regenerate(macro: Macro, user=None, *, via: str) -> IssuedKey:
     return issued
 
 
-def disable(macro: Macro, user=None, *, via: str) -> bool:
-    """Stop the endpoint at once and kill the key. False when it was already off."""
+def disable(macro: Macro, user=None, *, via: str, kind: str = Kind.DISABLED) -> bool:
+    """Stop the endpoint at once and kill the key. False when it was already off.
+
+    ``kind`` is ``Kind.REVOKED`` when a site administrator does it from the list of
+    macros with automation on, so the audit log tells the two apart.
+    """
     with transaction.atomic():
         automation = _lock_automation(macro)
         old = active_key(macro)
@@ -116,9 +120,7 @@ def disable(macro: Macro, user=None, *, via: str) -> bool:
         automation.enabled = False
         automation.live_since = None
         automation.save(update_fields=["enabled", "live_since"])
-        audit.record(
-            Kind.DISABLED, via=via, macro=macro, actor=user, key_kind=keys.KeyKind.MACRO, key_lookup=old.lookup_id if old else ""
-        )
+        audit.record(kind, via=via, macro=macro, actor=user, key_kind=keys.KeyKind.MACRO, key_lookup=old.lookup_id if old else "")
     return True
 
 

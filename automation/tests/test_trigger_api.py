@@ -347,3 +347,18 @@ def test_the_key_throttle_comes_after_the_key_check(client, automated, settings)
     assert trigger(client, automated, "snap_aaaaaaaaaaaa_" + "a" * 43).json()["code"] == "invalid_api_key"
     assert trigger(client, automated, None).json()["code"] == "missing_api_key"
     assert trigger(client, automated, automated.key).json()["code"] == "throttled"
+
+
+def test_every_invalid_key_costs_one_hash_check_so_timing_tells_nothing(client, automated, space, people, monkeypatch):
+    from automation import keys
+
+    other_page, other_macro = publish_page_with_macro(space, people["editor"], title="Other")
+    other = enable_and_publish(other_page, other_macro, people["editor"])
+    checks = []
+    real_check = keys.check
+    monkeypatch.setattr(keys, "check", lambda stored, key: checks.append(stored) or real_check(stored, key))
+
+    for key in ("snap_zzzzzzzzzzzz_" + "a" * 43, automated.key[:-2] + "xx", other.key, "junk"):
+        assert trigger(client, automated, key).json() == INVALID
+
+    assert len(checks) == 4
