@@ -21,6 +21,7 @@ class ConfigTab:
 _TABS: list[ConfigTab] = [
     ConfigTab("query", "Query", "macro_configure"),
     ConfigTab("display", "Display", "macro_display"),
+    ConfigTab("schedule", "Schedule", "macro_schedule"),
 ]
 
 

@@ -71,3 +71,41 @@ class MacroQueryForm(forms.Form):
 class DisplayForm(forms.Form):
     page_size = forms.IntegerField(label="Rows per page", min_value=5, max_value=500, initial=25)
     show_count = forms.BooleanField(label="Show the issue count", required=False, initial=True)
+
+
+class ScheduleForm(forms.Form):
+    enabled = forms.BooleanField(label="Refresh this macro on a schedule", required=False)
+    kind = forms.ChoiceField(label="How often", choices=[("daily", "Every day"), ("weekly", "Every week"), ("cron", "Cron expression")], widget=forms.RadioSelect)
+    time = forms.TimeField(label="At (site time)", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    weekday = forms.TypedChoiceField(
+        label="On",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[(1, "Monday"), (2, "Tuesday"), (3, "Wednesday"), (4, "Thursday"), (5, "Friday"), (6, "Saturday"), (0, "Sunday")],
+    )
+    cron = forms.CharField(
+        label="Cron expression",
+        required=False,
+        max_length=100,
+        help_text="Five fields: minute hour day-of-month month day-of-week, e.g. 0 7 * * 1-5 for 07:00 on weekdays.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "class": "mono"}),
+    )
+
+    def clean(self):
+        from macros.schedules import valid_cron
+
+        cleaned = super().clean()
+        if not cleaned.get("enabled"):
+            return cleaned
+        kind = cleaned.get("kind")
+        if kind in ("daily", "weekly") and cleaned.get("time") is None:
+            self.add_error("time", "Choose the time of day.")
+        if kind == "weekly" and cleaned.get("weekday") is None:
+            self.add_error("weekday", "Choose the day of the week.")
+        if kind == "cron":
+            expression = " ".join(cleaned.get("cron", "").split())
+            if not valid_cron(expression):
+                self.add_error("cron", "Not a valid cron expression: give five fields, e.g. 0 7 * * 1-5.")
+            cleaned["cron"] = expression
+        return cleaned

@@ -426,3 +426,55 @@ class PageEvent(models.Model):
             user=user,
             actor=user.get_username() if user is not None else "command line",
         )
+
+
+class MacroSchedule(models.Model):
+    """A macro that refreshes itself: daily or weekly at a time in the site's time zone, or cron.
+
+    The run itself is a django-q2 Schedule row kept in step by ``macros.schedules.sync``;
+    this row is what the editor sees and changes.
+    """
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Every day"
+        WEEKLY = "weekly", "Every week"
+        CRON = "cron", "Cron expression"
+
+    class Weekday(models.IntegerChoices):
+        # cron's numbering: 0 is Sunday.
+        SUNDAY = 0, "Sunday"
+        MONDAY = 1, "Monday"
+        TUESDAY = 2, "Tuesday"
+        WEDNESDAY = 3, "Wednesday"
+        THURSDAY = 4, "Thursday"
+        FRIDAY = 5, "Friday"
+        SATURDAY = 6, "Saturday"
+
+    macro = models.OneToOneField(Macro, on_delete=models.CASCADE, related_name="schedule")
+    enabled = models.BooleanField(default=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DAILY)
+    time = models.TimeField(null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, null=True, blank=True)
+    cron = models.CharField(max_length=100, blank=True)
+    q_schedule_id = models.IntegerField(null=True, blank=True, editable=False)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Schedule of {self.macro}: {self.describe()}"
+
+    def cron_expression(self) -> str:
+        if self.kind == self.Kind.CRON:
+            return self.cron.strip()
+        minute, hour = self.time.minute, self.time.hour
+        if self.kind == self.Kind.WEEKLY:
+            return f"{minute} {hour} * * {self.weekday}"
+        return f"{minute} {hour} * * *"
+
+    def describe(self) -> str:
+        if self.kind == self.Kind.CRON:
+            return f"cron “{self.cron}”"
+        at = self.time.strftime("%H:%M") if self.time else "?"
+        if self.kind == self.Kind.WEEKLY:
+            return f"every {self.get_weekday_display()} at {at}"
+        return f"every day at {at}"

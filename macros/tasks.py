@@ -47,3 +47,9 @@ def _fail_after_timeout(job_id: str, attempts_before: int | None) -> None:
 
 def reap_stale_jobs() -> dict:
     return snapshots.reap_stale_jobs()
+
+
+def run_scheduled_snapshot(macro_id: int) -> str:
+    from macros import schedules
+
+    return schedules.run(macro_id)

@@ -23,4 +23,5 @@ urlpatterns = [
     path("pages/<int:page_id>/macros/<uuid:macro_id>/snapshot", views.take_snapshot, name="take_snapshot"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/configure/", views.macro_configure, name="macro_configure"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/configure/display/", views.macro_display, name="macro_display"),
+    path("pages/<int:page_id>/macros/<uuid:macro_id>/configure/schedule/", views.macro_schedule, name="macro_schedule"),
 ]

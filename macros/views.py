@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -282,3 +283,52 @@ def _int(value, default: int) -> int:
     except (TypeError, ValueError):
         return default
 
+
+
+@login_required
+def macro_schedule(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    """The Schedule tab: the macro refreshes itself daily, weekly or on a cron expression."""
+    from macros import schedules
+    from macros.forms import ScheduleForm
+    from macros.models import MacroSchedule, SiteSettings
+
+    page, macro = _editable_macro(request, page_id, macro_id)
+    schedule = MacroSchedule.objects.filter(macro=macro).first()
+    initial = {"enabled": False, "kind": "daily"}
+    if schedule is not None:
+        initial = {"enabled": schedule.enabled, "kind": schedule.kind, "time": schedule.time, "weekday": schedule.weekday, "cron": schedule.cron}
+    form = ScheduleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if schedule is None and not data["enabled"]:
+            return redirect("macro_schedule", page.pk, macro.public_id)
+        schedule = schedule or MacroSchedule(macro=macro)
+        schedule.enabled = data["enabled"]
+        if data["enabled"]:
+            schedule.kind = data["kind"]
+            schedule.time = data.get("time")
+            schedule.weekday = data.get("weekday")
+            schedule.cron = data.get("cron", "")
+        schedule.updated_by = request.user
+        schedules.save_schedule(schedule)
+        if schedule.enabled:
+            messages.success(request, f"Schedule saved: {schedule.describe()} ({settings.TIME_ZONE}).")
+        else:
+            messages.success(request, "Schedule switched off.")
+        return redirect("macro_schedule", page.pk, macro.public_id)
+    last_run = macro.jobs.filter(trigger=SnapshotJob.Trigger.SCHEDULE).order_by("-created_at").first()
+    return render(
+        request,
+        "macros/macro_schedule.html",
+        {
+            "page": page,
+            "macro": macro,
+            "form": form,
+            "schedule": schedule,
+            "next_run": schedules.next_run_of(schedule) if schedule and schedule.enabled else None,
+            "last_run": last_run,
+            "site_automation_enabled": SiteSettings.load().automation_enabled,
+            "time_zone": settings.TIME_ZONE,
+            "tabs": tabs_for(page, macro, "schedule"),
+        },
+    )

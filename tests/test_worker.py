@@ -49,3 +49,26 @@ def test_jobs_queued_while_no_worker_runs_are_taken_when_one_starts(people, spac
     finally:
         stop_worker(process)
     assert job.status == SnapshotJob.Status.SUCCEEDED
+
+
+def test_a_schedule_fires_through_a_real_worker(people, space, transactional_db):
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from macros import schedules
+    from macros.models import MacroSchedule
+
+    _, macro = publish_page_with_macro(space, people["editor"], jql="project = MOB")
+    schedules.save_schedule(MacroSchedule(macro=macro, kind="daily", time=time(6, 0)))
+    # Make it due now; django-q2's scheduler looks about every 30 seconds.
+    Schedule.objects.filter(name=schedules.q_name(macro)).update(next_run=timezone.now() - timedelta(seconds=1))
+    process = start_worker()
+    try:
+        job = wait_for(lambda: SnapshotJob.objects.filter(macro=macro, status="succeeded").first(), timeout=90, interval=0.5)
+    finally:
+        stop_worker(process)
+    assert job.trigger == SnapshotJob.Trigger.SCHEDULE
+    assert Snapshot.objects.get(job=job).actor == "schedule"
+    assert Schedule.objects.get(name=schedules.q_name(macro)).next_run > timezone.now()
