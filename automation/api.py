@@ -33,8 +33,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation import audit, calls, keys
-from automation.calls import CallTarget, KeyGrant
-from automation.models import MacroAutomation, MacroKey
+from automation.calls import CallTarget, GlobalGrant, KeyGrant
+from automation.models import GlobalKey, MacroAutomation, MacroKey
 from automation.serializers import (
     ErrorSerializer,
     JobStatusSerializer,
@@ -98,6 +98,17 @@ class InvalidApiKey(exceptions.APIException):
     )
 
 
+class ApiKeyExpired(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "api_key_expired"
+
+    def __init__(self, expired_at):
+        super().__init__(
+            f"The global API key expired on {expired_at:%Y-%m-%d}. A site administrator can prolong it, "
+            "or make a new one, under Site administration → Global API key."
+        )
+
+
 class MacroAutomationDisabled(exceptions.APIException):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "macro_automation_disabled"
@@ -105,6 +116,7 @@ class MacroAutomationDisabled(exceptions.APIException):
     pending_detail = (
         "Automation for this macro is switched on but not live yet: it goes live when the page is published."
     )
+    unpublished_detail = "This macro is not on the published page yet: publish the page first."
 
 
 class Throttled(exceptions.Throttled):
@@ -154,7 +166,8 @@ class _Refusal:
     """What the view learned before refusing, for the audit row."""
 
     target: CallTarget | None = None
-    key: KeyGrant | None = None
+    key: KeyGrant | GlobalGrant | None = None
+    page_id: int | None = None
 
 
 class AutomationAPIView(APIView):
@@ -198,8 +211,8 @@ class AutomationAPIView(APIView):
             code,
             address=audit.client_address(request),
             macro_id=target.macro_pk if target is not None else None,
-            page_id=target.page_id if target is not None else None,
-            key_kind=keys.KeyKind.MACRO if key is not None else "",
+            page_id=target.page_id if target is not None else self.refusal.page_id,
+            key_kind=key.kind if key is not None else "",
             key_lookup=key.lookup_id if key is not None else "",
         )
         if code in PROBING_CODES:
@@ -262,6 +275,50 @@ def _check_key(grant: KeyGrant | None, presented: keys.PresentedKey, target: Cal
         MacroKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))
 
 
+def check_global_key(grant: GlobalGrant | None, presented: keys.PresentedKey) -> GlobalGrant:
+    """401 unless ``presented`` is the active global key and not past its expiry.
+
+    Expiry is told only to a caller who holds the right secret.
+    """
+    if grant is None:
+        keys.check(keys.DUMMY_HASH, presented)  # same cost as a wrong secret
+        raise InvalidApiKey()
+    if not keys.check(grant.hash, presented):
+        raise InvalidApiKey()
+    if grant.expires_at <= timezone.now():
+        raise ApiKeyExpired(grant.expires_at)
+    if keys.needs_rehash(grant.hash):
+        GlobalKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))
+    return grant
+
+
+def accepted_job(job_id, job_status: str, public_id, page_id: int, coalesced: bool) -> dict:
+    """One job in a trigger's answer (the macro trigger's whole body, a page trigger's list item)."""
+    return {
+        "job": str(job_id),
+        "status": job_status,
+        "macro": str(public_id),
+        "page": page_id,
+        "coalesced": coalesced,
+        "status_url": f"{settings.SITE_URL}{_jobs_path()}{job_id}",
+    }
+
+
+def queue_with_global_key(target: CallTarget, grant: GlobalGrant, address: str | None) -> dict:
+    """Queue (or join) a snapshot of a live macro for the global key; whatever the macro's own switch says."""
+    job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.GLOBAL_KEY, key_lookup=grant.lookup_id)
+    audit.record_trigger(
+        macro_id=target.macro_pk,
+        page_id=target.page_id,
+        key_kind=keys.KeyKind.GLOBAL,
+        key_lookup=grant.lookup_id,
+        address=address,
+        job_id=job.pk,
+        coalesced=coalesced,
+    )
+    return accepted_job(job.pk, job.status, target.public_id, target.page_id, coalesced)
+
+
 def _check_live(target: CallTarget) -> None:
     if not target.automation_enabled or not target.published or target.deleted:
         raise MacroAutomationDisabled()
@@ -276,14 +333,14 @@ def _jobs_path() -> str:
 
 
 _ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="missing_api_key, or invalid_api_key (wrong, revoked, or another macro's key)"),
+    401: OpenApiResponse(ErrorSerializer, description="missing_api_key; invalid_api_key (wrong, revoked, or another macro's key); or api_key_expired (the global key is past its expiry)"),
     403: OpenApiResponse(ErrorSerializer, description="site_automation_disabled, or macro_automation_disabled (off, or not live until the page is published)"),
     404: OpenApiResponse(ErrorSerializer, description="not_found: unknown or malformed id"),
     429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After): too many refused calls from this address, or too many calls with this key"),
 }
 _KEY_HEADER = OpenApiParameter(
     keys.HEADER, str, OpenApiParameter.HEADER, required=False,
-    description="The API key. `Authorization: Bearer <key>` works too.",
+    description="The macro's API key (`snap_…`) or the site's global key (`snapglobal_…`). `Authorization: Bearer <key>` works too.",
 )
 
 
@@ -297,7 +354,9 @@ class TriggerMacroSnapshot(AutomationAPIView):
         description=(
             "Queues a snapshot of the macro and answers at once with the job. While a job for the macro is "
             "queued, further calls return that job with `coalesced: true`: a burst of calls costs one Jira "
-            "search. Any request body up to 1 MiB is accepted and ignored (Jira Automation sends issue data)."
+            "search. Any request body up to 1 MiB is accepted and ignored (Jira Automation sends issue data). "
+            "The site's global key works here too, on any macro of a published page, whether or not the "
+            "macro's own automation is on; its snapshots are labelled “automation (global key)”."
         ),
         parameters=[_KEY_HEADER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
         request=None,
@@ -331,6 +390,8 @@ class TriggerMacroSnapshot(AutomationAPIView):
     def post(self, request, macro_id: str) -> Response:
         macro_uuid = _uuid_or_none(macro_id)
         presented = keys.from_request(request)
+        if presented is not None and presented.kind == keys.KeyKind.GLOBAL:
+            return self.post_with_global_key(request, macro_uuid, presented)
         grant = calls.find_key(presented)
         site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
         if not site_on:
@@ -369,19 +430,26 @@ class TriggerMacroSnapshot(AutomationAPIView):
         if target.last_called_at is None or (now - target.last_called_at).total_seconds() >= 60:
             # To the minute: one write a minute at most, not one per call.
             MacroAutomation.objects.filter(pk=target.automation_pk).update(last_called_at=now)
-        status_url = f"{settings.SITE_URL}{_jobs_path()}{job_id}"
-        return Response(
-            {
-                "job": str(job_id),
-                "status": job_status,
-                "macro": str(target.public_id),
-                "page": target.page_id,
-                "coalesced": coalesced,
-                "status_url": status_url,
-            },
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": status_url},
-        )
+        body = accepted_job(job_id, job_status, target.public_id, target.page_id, coalesced)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+    def post_with_global_key(self, request, macro_uuid: uuid.UUID | None, presented: keys.PresentedKey) -> Response:
+        """The global key works on any published macro, whatever its own automation switch says."""
+        grant = calls.find_global_key(presented)
+        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
+        if not site_on:
+            raise SiteAutomationDisabled()
+        target = calls.find_macro(macro_uuid)
+        self.refusal.target = target
+        if target is None:
+            raise NotFound("There is no Snapshots macro with this id.")
+        self.check_refused_attempts(request)
+        self.refusal.key = check_global_key(grant, presented)
+        if not target.published:
+            raise MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail)
+        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+        body = queue_with_global_key(target, grant, audit.client_address(request))
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
 class JobStatus(AutomationAPIView):
@@ -393,7 +461,8 @@ class JobStatus(AutomationAPIView):
         summary="Read a snapshot job's status",
         description=(
             "Readable with the API key of the job's macro (whoever queued it: a coalesced call may have "
-            "joined a job someone else started). `snapshot` is set once the job succeeded; `progress` while it runs."
+            "joined a job someone else started), or with the global key, which reads any job. "
+            "`snapshot` is set once the job succeeded; `progress` while it runs."
         ),
         parameters=[_KEY_HEADER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
         responses={200: OpenApiResponse(JobStatusSerializer, description="The job's status."), 405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: GET`)"), **_ERRORS},
@@ -417,7 +486,8 @@ class JobStatus(AutomationAPIView):
     def get(self, request, job_id: str) -> Response:
         job_uuid = _uuid_or_none(job_id)
         presented = keys.from_request(request)
-        grant = calls.find_key(presented)
+        global_key = presented is not None and presented.kind == keys.KeyKind.GLOBAL
+        grant = calls.find_global_key(presented) if global_key else calls.find_key(presented)
         site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
         if not site_on:
             raise SiteAutomationDisabled()
@@ -428,11 +498,19 @@ class JobStatus(AutomationAPIView):
         )
         if job is None:
             raise NotFound("There is no snapshot job with this id.")
-        target = grant.target if grant is not None and grant.target.macro_pk == job.macro_id else calls.target_of(job.macro)
+        if global_key:
+            target = calls.target_of(job.macro)
+        else:
+            target = grant.target if grant is not None and grant.target.macro_pk == job.macro_id else calls.target_of(job.macro)
         self.refusal.target = target
         self.check_refused_attempts(request)
         if presented is None:
             raise MissingApiKey()
+        if global_key:
+            # The global key reads any job, whatever its macro's own switch says.
+            self.refusal.key = check_global_key(grant, presented)
+            self.check_accepted_calls(StatusCallsThrottle(grant.lookup_id), request)
+            return Response(job_status_body(job))
         _check_key(grant, presented, target)
         self.refusal.key = grant
         _check_live(target)
