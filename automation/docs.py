@@ -30,6 +30,8 @@ def schema_settings() -> dict:
         "DESCRIPTION": (
             "Take snapshots of Jira data from Jira Automation, CI/CD pipelines and scheduled jobs. "
             f"Send the macro's API key in the `{keys.HEADER}` header (or `Authorization: Bearer <key>`). "
+            "The site's global key (`snapglobal_…`, made by a site administrator, valid 90 days unless prolonged) "
+            "works on every path: any macro, every macro of a page, many targets at once, and any job's status. "
             'Every error is JSON: `{"detail": "<a sentence>", "code": "<machine code>"}`.'
         ),
         "VERSION": "1",

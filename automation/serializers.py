@@ -39,3 +39,31 @@ class JobStatusSerializer(serializers.Serializer):
     snapshot = SnapshotSummarySerializer(allow_null=True, help_text="The snapshot the job took, once it succeeded.")
     error = serializers.CharField(allow_null=True, help_text="Why the job failed.")
     progress = ProgressSerializer(allow_null=True, help_text="Issues fetched so far, while the job runs.")
+
+
+class PageAcceptedSerializer(serializers.Serializer):
+    page = serializers.IntegerField()
+    jobs = TriggerAcceptedSerializer(many=True, help_text="One per Snapshots macro on the published page, in page order.")
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    pages = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Page ids: every macro on each published page.")
+    macros = serializers.ListField(child=serializers.UUIDField(), required=False, help_text="Macro ids, as in their Web request URLs.")
+
+
+class TargetErrorSerializer(serializers.Serializer):
+    page = serializers.JSONField(required=False, help_text="The page id as sent (page targets).")
+    macro = serializers.JSONField(required=False, help_text="The macro id as sent (macro targets).")
+    error = ErrorSerializer(help_text="Why this target was refused; the others are unaffected.")
+
+
+class BulkAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Targets that queued or joined jobs.")
+    refused = serializers.IntegerField(help_text="Targets refused (unknown or unpublished).")
+    results = serializers.ListField(
+        child=serializers.DictField(),
+        help_text=(
+            "One per target, pages first then macros, each in the order sent: a page's result is shaped like "
+            "the page trigger's answer, a macro's like the macro trigger's, a refused target like TargetError."
+        ),
+    )

@@ -10,15 +10,27 @@ from automation.tests.conftest import trigger
 pytestmark = pytest.mark.django_db
 
 
-def test_the_schema_describes_both_endpoints_and_the_key_header(client):
+def test_the_schema_describes_every_endpoint_and_the_key_header(client):
     response = client.get("/api/automation/v1/schema/", {"format": "json"})
 
     schema = json.loads(response.content)
     assert response.status_code == 200
-    assert set(schema["paths"]) == {"/api/automation/v1/macros/{macro_id}/snapshots", "/api/automation/v1/jobs/{job_id}"}
+    assert set(schema["paths"]) == {
+        "/api/automation/v1/macros/{macro_id}/snapshots",
+        "/api/automation/v1/pages/{page_id}/snapshots",
+        "/take-snapshot/{page_id}",
+        "/api/automation/v1/snapshots",
+        "/api/automation/v1/jobs/{job_id}",
+    }
     trigger_op = schema["paths"]["/api/automation/v1/macros/{macro_id}/snapshots"]["post"]
     assert set(trigger_op["responses"]) == {"202", "401", "403", "404", "405", "413", "429"}
     assert set(schema["paths"]["/api/automation/v1/jobs/{job_id}"]["get"]["responses"]) == {"200", "401", "403", "404", "405", "429"}
+    bulk = schema["paths"]["/api/automation/v1/snapshots"]["post"]
+    assert set(bulk["responses"]) == {"202", "400", "401", "403", "405", "413", "429"}
+    assert bulk["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BulkRequest"}
+    page_op = schema["paths"]["/take-snapshot/{page_id}"]["post"]
+    assert page_op["operationId"] == "take_snapshot_of_page"
+    assert "global key" in page_op["description"]
     assert schema["components"]["securitySchemes"]["macroKey"] == {"type": "apiKey", "in": "header", "name": "jira-snapshots-api-key"}
     assert schema["components"]["schemas"]["Error"]["required"] == ["code", "detail"]
 

@@ -1,0 +1,317 @@
+"""Global-key triggers (DESIGN §5): every macro on a page, and many targets at once.
+
+``POST /api/automation/v1/pages/<page_id>/snapshots`` and the reference product's
+``POST /take-snapshot/<page_id>`` queue one job per Snapshots macro on the published
+page, whatever each macro's own switch says, coalescing per macro. The bulk
+``POST /api/automation/v1/snapshots`` takes ``{"pages": [...], "macros": [...]}`` and
+answers a result per target: an unknown id is that target's refusal, not the call's.
+
+A macro key on these paths is an invalid key (401 ``invalid_api_key``): it opens one
+macro, never a page.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from automation import audit, calls, keys
+from automation.api import (
+    _ERRORS,
+    _KEY_HEADER,
+    MAX_BODY,
+    AutomationAPIView,
+    MacroAutomationDisabled,
+    MethodNotAllowed,
+    MissingApiKey,
+    NotFound,
+    PayloadTooLarge,
+    SiteAutomationDisabled,
+    _Refusal,
+    _uuid_or_none,
+    check_global_key,
+    queue_with_global_key,
+)
+from automation.calls import CallTarget, GlobalGrant
+from automation.serializers import (
+    BulkAcceptedSerializer,
+    BulkRequestSerializer,
+    ErrorSerializer,
+    PageAcceptedSerializer,
+)
+from automation.service import site_automation_enabled
+from automation.throttles import AcceptedCallsThrottle
+from macros.models import Macro, Page
+
+MAX_TARGETS = 500
+
+
+class InvalidBody(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_body"
+    default_detail = 'Send a JSON object such as {"pages": [12, 15], "macros": ["<macro id>"]}.'
+
+
+class GlobalKeyView(AutomationAPIView):
+    """The refusal order for a global-key-only path, up to and including the key check."""
+
+    method = "POST"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
+
+    def global_grant(self, request) -> tuple[keys.PresentedKey | None, GlobalGrant | None]:
+        presented = keys.from_request(request)
+        grant = calls.find_global_key(presented)
+        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
+        if not site_on:
+            raise SiteAutomationDisabled()
+        return presented, grant
+
+    def check_key(self, request, presented: keys.PresentedKey | None, grant: GlobalGrant | None) -> GlobalGrant:
+        self.check_refused_attempts(request)
+        if presented is None:
+            raise MissingApiKey()
+        self.refusal.key = check_global_key(grant, presented)  # a macro key finds no grant: invalid
+        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+        return grant
+
+
+def _targets_of(macros) -> list[CallTarget]:
+    return [
+        CallTarget(macro_pk=m.pk, public_id=m.public_id, page_id=m.page_id, published=True, deleted=False) for m in macros
+    ]
+
+
+def _page_id_or_none(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def _published_page(page_id: int | None) -> Page | None:
+    if page_id is None:
+        return None
+    return Page.objects.filter(pk=page_id, published_at__isnull=False).only("pk").first()
+
+
+_PAGE_EXAMPLE = {
+    "page": 42,
+    "jobs": [
+        {
+            "job": "0b5f3c1e-7a51-4c2e-9d55-3f1c7b2e8a10",
+            "status": "queued",
+            "macro": "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40",
+            "page": 42,
+            "coalesced": False,
+            "status_url": "https://snapshots.example.com/api/automation/v1/jobs/0b5f3c1e-7a51-4c2e-9d55-3f1c7b2e8a10",
+        }
+    ],
+}
+
+
+_PAGE_SCHEMA = dict(
+    operation_id="trigger_page_snapshots",
+    summary="Take a snapshot of every macro on a page (global key)",
+    description=(
+        "Queues one snapshot job per Snapshots macro on the published page, whatever each macro's own "
+        "automation switch says; a macro that already has a queued job joins it (`coalesced: true`). "
+        "Needs the site's global key: a macro key is refused as `invalid_api_key`. "
+        "`POST /take-snapshot/<page_id>` is the same call at the path the reference product uses."
+    ),
+    parameters=[_KEY_HEADER, OpenApiParameter("page_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The page's id, as in its address /pages/<id>/.")],
+    request=None,
+    responses={
+        202: OpenApiResponse(PageAcceptedSerializer, description="One job per macro on the published page."),
+        405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
+        413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
+        **_ERRORS,
+    },
+    examples=[OpenApiExample("Queued", value=_PAGE_EXAMPLE, response_only=True, status_codes=["202"])],
+    tags=["Snapshots"],
+)
+
+
+class TriggerPageSnapshots(GlobalKeyView):
+    @extend_schema(**_PAGE_SCHEMA)
+    def post(self, request, page_id: str) -> Response:
+        presented, grant = self.global_grant(request)
+        page = _published_page(_page_id_or_none(page_id))
+        if page is None:
+            raise NotFound("There is no published page with this id.")
+        self.refusal.page_id = page.pk
+        grant = self.check_key(request, presented, grant)
+        address = audit.client_address(request)
+        with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
+            jobs = [queue_with_global_key(t, grant, address) for t in _targets_of(page.live_macros())]
+        return Response({"page": page.pk, "jobs": jobs}, status=status.HTTP_202_ACCEPTED)
+
+
+class TakeSnapshotOfPage(TriggerPageSnapshots):
+    """``POST /take-snapshot/<page_id>``: the reference product's path for the page trigger."""
+
+    @extend_schema(**{**_PAGE_SCHEMA, "operation_id": "take_snapshot_of_page", "summary": "Take a snapshot of every macro on a page (the reference product's path)"})
+    def post(self, request, page_id: str) -> Response:
+        return super().post(request, page_id)
+
+
+class TriggerSnapshots(GlobalKeyView):
+    """Bulk: many pages and macros in one call."""
+
+    # Only for the OpenAPI description (request.data is never read: the body is parsed
+    # by _parse_targets after the key check, so a stranger's body costs nothing).
+    parser_classes = [JSONParser]
+
+    def initial(self, request, *args, **kwargs) -> None:
+        # Like the other triggers (405, then 413) but this one keeps its body: it is the request.
+        self.refusal = _Refusal()
+        if request.method != self.method:
+            raise MethodNotAllowed(request.method, self.method)
+        super(AutomationAPIView, self).initial(request, *args, **kwargs)
+        self.body = _read_body(request)
+
+    @extend_schema(
+        operation_id="trigger_snapshots",
+        summary="Take snapshots of many pages and macros (global key)",
+        description=(
+            f"Up to {MAX_TARGETS} targets: pages (every macro on the published page) and macros (by id). "
+            "Each target gets its own result, in the order sent: the jobs it queued or joined, or an `error` "
+            "with the same `detail` and `code` a single call would answer (`not_found` for an unknown id). "
+            "An unknown target does not fail the call. Needs the site's global key. "
+            "A body that is not JSON, not of this shape, or names no target (or too many) is refused with 400 "
+            "(`invalid_json`, `invalid_body`, `too_many_targets`) and queues nothing."
+        ),
+        parameters=[_KEY_HEADER],
+        request=BulkRequestSerializer,
+        responses={
+            202: OpenApiResponse(BulkAcceptedSerializer, description="A result per target."),
+            400: OpenApiResponse(ErrorSerializer, description="invalid_json, invalid_body, or too_many_targets"),
+            405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
+            413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
+            **{code: response for code, response in _ERRORS.items() if code != 404},
+        },
+        examples=[
+            OpenApiExample("Request", value={"pages": [42, 999], "macros": ["6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"]}, request_only=True),
+            OpenApiExample(
+                "Mixed",
+                value={
+                    "accepted": 2,
+                    "refused": 1,
+                    "results": [
+                        _PAGE_EXAMPLE,
+                        {"page": 999, "error": {"detail": "There is no published page with this id.", "code": "not_found"}},
+                        _PAGE_EXAMPLE["jobs"][0],
+                    ],
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
+        tags=["Snapshots"],
+    )
+    def post(self, request) -> Response:
+        presented, grant = self.global_grant(request)
+        self.check_refused_attempts(request)
+        if presented is None:
+            raise MissingApiKey()
+        self.refusal.key = check_global_key(grant, presented)
+        pages, macros = _parse_targets(self.body)  # after the key: strangers' bodies are never parsed
+        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+
+        address = audit.client_address(request)
+        page_ids = {p for p in (_page_id_or_none(v) for v in pages) if p is not None}
+        macro_ids = {m for m in (_uuid_or_none(v) if isinstance(v, str) else None for v in macros) if m is not None}
+        published_pages = set(Page.objects.filter(pk__in=page_ids, published_at__isnull=False).values_list("pk", flat=True))
+        live = Macro.objects.filter(published_at__isnull=False, deleted_at__isnull=True).order_by("position", "pk")
+        macros_of_page: dict[int, list[Macro]] = {}
+        for macro in live.filter(page_id__in=published_pages).only("pk", "public_id", "page_id"):
+            macros_of_page.setdefault(macro.page_id, []).append(macro)
+        named = {
+            m.public_id: m
+            for m in Macro.objects.filter(public_id__in=macro_ids, deleted_at__isnull=True).only("pk", "public_id", "page_id", "published_at")
+        }
+
+        results = []
+        with transaction.atomic():  # one commit for every job; they are enqueued after it
+            for value in pages:
+                page_id = _page_id_or_none(value)
+                if page_id not in published_pages:
+                    results.append({"page": value, "error": _error(NotFound("There is no published page with this id."))})
+                    continue
+                targets = _targets_of(macros_of_page.get(page_id, []))
+                results.append({"page": page_id, "jobs": [queue_with_global_key(t, grant, address) for t in targets]})
+            for value in macros:
+                macro = named.get(_uuid_or_none(value) if isinstance(value, str) else None)
+                if macro is None:
+                    results.append({"macro": value, "error": _error(NotFound("There is no Snapshots macro with this id."))})
+                elif macro.published_at is None:
+                    results.append({"macro": value, "error": _error(MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail))})
+                else:
+                    results.append(queue_with_global_key(_targets_of([macro])[0], grant, address))
+        refused = sum(1 for r in results if "error" in r)
+        return Response(
+            {"accepted": len(results) - refused, "refused": refused, "results": results},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+def _error(exc: exceptions.APIException) -> dict:
+    return {"detail": str(exc.detail), "code": exc.detail.code}
+
+
+def _parse_targets(body: bytes) -> tuple[list, list]:
+    if not body.strip():
+        raise InvalidBody('The body is empty. Send a JSON object such as {"pages": [12], "macros": []}.', "invalid_json")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBody(f"The body is not valid JSON ({exc}).", "invalid_json") from None
+    if not isinstance(data, dict) or set(data) - {"pages", "macros"}:
+        raise InvalidBody()
+    pages, macros = data.get("pages", []), data.get("macros", [])
+    if not isinstance(pages, list) or not isinstance(macros, list):
+        raise InvalidBody('"pages" and "macros" are lists of ids.')
+    count = len(pages) + len(macros)
+    if count == 0:
+        raise InvalidBody("Name at least one page or macro.")
+    if count > MAX_TARGETS:
+        raise InvalidBody(f"At most {MAX_TARGETS} targets per call; this one names {count}. Split it.", "too_many_targets")
+    for value in (*pages, *macros):
+        if isinstance(value, (dict, list)):
+            raise InvalidBody("Targets are page ids (numbers) and macro ids (strings), not objects or lists.")
+    return pages, macros
+
+
+def _read_body(request) -> bytes:
+    """The body, at most 1 MiB (413 above), whether Content-Length was declared or it came chunked."""
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            raise PayloadTooLarge()
+        return request._request.body
+    if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""
+    stream, parts, seen = meta.get("wsgi.input"), [], 0
+    while stream is not None:
+        chunk = stream.read(64 * 1024)
+        if not chunk:
+            break
+        seen += len(chunk)
+        if seen > MAX_BODY:
+            raise PayloadTooLarge()
+        parts.append(chunk)
+    return b"".join(parts)
+

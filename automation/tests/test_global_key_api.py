@@ -1,0 +1,359 @@
+"""The global API key on every path (DESIGN §5): macro, page, take-snapshot, status and bulk."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from automation import globalkeys, site
+from automation.models import AutomationEvent, GlobalKey
+from automation.tests.conftest import enable_and_publish, trigger
+from conftest import publish_page_with_macro
+from macros import pages as page_service
+from macros.models import SnapshotJob
+
+pytestmark = pytest.mark.django_db
+Via = AutomationEvent.Via
+INVALID = {
+    "detail": "This API key is not valid here. It may have been regenerated: copy the current key from the macro's Automation tab.",
+    "code": "invalid_api_key",
+}
+SITE_OFF = {"detail": "Automation is switched off for this site by an administrator.", "code": "site_automation_disabled"}
+
+
+@pytest.fixture
+def global_key(people) -> str:
+    return globalkeys.create(people["site_admin"], via=Via.SITE_ADMIN).raw
+
+
+@pytest.fixture
+def two_macro_page(space, people):
+    """A published page with two macros, neither with automation on."""
+    page, first = publish_page_with_macro(space, people["editor"], title="Release status")
+    draft = page_service.get_draft(page, people["editor"])
+    second = page_service.add_macro(draft, "Bugs")
+    page_service.save_macro_draft(second, {"title": "Bugs", "levels": [{"jql": "type = Bug", "fields": ["key"]}], "display": {"page_size": 25, "show_count": True}})
+    page_service.publish(page, people["editor"])
+    second.refresh_from_db()
+    return page, [first, second]
+
+
+def page_path(page) -> str:
+    return f"/api/automation/v1/pages/{page.pk}/snapshots"
+
+
+def post_json(client, path: str, key: str | None, body) -> object:
+    headers = {} if key is None else {"HTTP_JIRA_SNAPSHOTS_API_KEY": key}
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(path, data=data, content_type="application/json", **headers)
+
+
+def job_body(job: SnapshotJob, settings, *, coalesced: bool = False) -> dict:
+    return {
+        "job": str(job.pk),
+        "status": "queued",
+        "macro": str(job.macro.public_id),
+        "page": job.macro.page_id,
+        "coalesced": coalesced,
+        "status_url": f"{settings.SITE_URL}/api/automation/v1/jobs/{job.pk}",
+    }
+
+
+# --- the four paths ----------------------------------------------------------------------
+
+
+def test_the_global_key_refreshes_every_macro_on_a_page_whatever_their_own_switch(client, two_macro_page, global_key, settings):
+    page, macros = two_macro_page
+
+    response = trigger(client, page_path(page), global_key)
+
+    assert response.status_code == 202
+    jobs = [SnapshotJob.objects.get(macro=m) for m in macros]
+    assert response.json() == {"page": page.pk, "jobs": [job_body(j, settings) for j in jobs]}
+    assert {(j.trigger, j.key_lookup) for j in jobs} == {(SnapshotJob.Trigger.GLOBAL_KEY, global_key[11:23])}
+    assert jobs[0].actor == "automation (global key)"
+
+
+def test_the_reference_products_take_snapshot_path_does_the_same(client, two_macro_page, global_key, settings):
+    page, macros = two_macro_page
+
+    response = trigger(client, f"/take-snapshot/{page.pk}", global_key)
+
+    assert response.status_code == 202
+    assert [j["macro"] for j in response.json()["jobs"]] == [str(m.public_id) for m in macros]
+    assert response.json()["page"] == page.pk
+
+
+def test_a_page_trigger_coalesces_per_macro(client, two_macro_page, global_key, settings):
+    page, _ = two_macro_page
+    first = trigger(client, page_path(page), global_key).json()
+
+    second = trigger(client, f"/take-snapshot/{page.pk}", global_key)
+
+    assert second.status_code == 202
+    assert second.json() == {"page": page.pk, "jobs": [{**job, "coalesced": True} for job in first["jobs"]]}
+    assert SnapshotJob.objects.count() == 2
+
+
+def test_the_global_key_works_on_any_macros_url_even_with_its_automation_off(client, page_and_macro, global_key, settings):
+    _, macro = page_and_macro
+
+    response = trigger(client, f"/api/automation/v1/macros/{macro.public_id}/snapshots", global_key)
+
+    assert response.status_code == 202
+    job = SnapshotJob.objects.get()
+    assert response.json() == job_body(job, settings)
+    assert response["Location"] == job_body(job, settings)["status_url"]
+    assert job.trigger == SnapshotJob.Trigger.GLOBAL_KEY
+
+
+def test_the_global_key_joins_a_job_a_macro_key_queued(client, automated, global_key, settings):
+    first = trigger(client, automated, automated.key).json()
+
+    response = trigger(client, automated, global_key)
+
+    assert response.status_code == 202
+    assert response.json() == {**first, "coalesced": True}
+
+
+def test_the_global_key_reads_any_jobs_status(client, automated, global_key):
+    job_id = trigger(client, automated, automated.key).json()["job"]
+
+    response = client.get(f"/api/automation/v1/jobs/{job_id}", HTTP_AUTHORIZATION=f"Bearer {global_key}")
+
+    assert response.status_code == 200
+    assert response.json() == {"job": job_id, "status": "queued", "macro": str(automated.macro.public_id), "snapshot": None, "error": None, "progress": None}
+
+
+def test_the_global_key_on_an_unpublished_macro_is_refused(client, space, people, global_key):
+    page = page_service.create_page(space, "Draft only", "", people["editor"])
+    macro = page_service.add_macro(page_service.get_draft(page, people["editor"]), "Not yet")
+
+    response = trigger(client, f"/api/automation/v1/macros/{macro.public_id}/snapshots", global_key)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This macro is not on the published page yet: publish the page first.", "code": "macro_automation_disabled"}
+
+
+# --- refusals on the page paths ----------------------------------------------------------
+
+
+def test_a_macro_key_on_a_page_path_is_an_invalid_key(client, automated):
+    for path in (page_path(automated.page), f"/take-snapshot/{automated.page.pk}"):
+        response = trigger(client, path, automated.key)
+
+        assert response.status_code == 401
+        assert response.json() == INVALID
+    assert not SnapshotJob.objects.exists()
+
+
+def test_a_page_path_without_a_key_or_for_an_unknown_page(client, page_and_macro, global_key):
+    page, _ = page_and_macro
+
+    assert (trigger(client, page_path(page)).status_code, trigger(client, page_path(page)).json()["code"]) == (401, "missing_api_key")
+    for path in ("/api/automation/v1/pages/999999/snapshots", "/take-snapshot/abc", "/take-snapshot/999999"):
+        response = trigger(client, path, global_key)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "There is no published page with this id.", "code": "not_found"}
+
+
+def test_a_page_path_answers_405_to_get(client, page_and_macro, global_key):
+    page, _ = page_and_macro
+
+    response = client.get(f"/take-snapshot/{page.pk}", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+# --- lifecycle: expiry, prolong, regenerate, revoke -----------------------------------------
+
+
+def test_a_key_past_its_expiry_is_refused_as_expired_on_every_path(client, automated, global_key):
+    expired_at = timezone.now() - timedelta(minutes=1)
+    GlobalKey.objects.update(expires_at=expired_at)
+    expired = {
+        "detail": f"The global API key expired on {expired_at:%Y-%m-%d}. A site administrator can prolong it, "
+        "or make a new one, under Site administration → Global API key.",
+        "code": "api_key_expired",
+    }
+    job_id = trigger(client, automated, automated.key).json()["job"]
+
+    responses = [trigger(client, path, global_key) for path in (automated.path, page_path(automated.page), f"/take-snapshot/{automated.page.pk}")]
+    responses.append(post_json(client, "/api/automation/v1/snapshots", global_key, {"pages": [automated.page.pk]}))
+    responses.append(client.get(f"/api/automation/v1/jobs/{job_id}", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key))
+
+    assert [(r.status_code, r.json()) for r in responses] == [(401, expired)] * 5
+    assert SnapshotJob.objects.count() == 1
+
+
+def test_a_wrong_secret_with_an_expired_keys_lookup_id_is_only_invalid(client, automated, global_key):
+    GlobalKey.objects.update(expires_at=timezone.now() - timedelta(days=1))
+
+    response = trigger(client, automated, global_key[:-3] + "abc")
+
+    assert response.status_code == 401
+    assert response.json() == INVALID
+
+
+def test_prolonging_an_expired_key_makes_it_work_again(client, automated, global_key, people):
+    GlobalKey.objects.update(expires_at=timezone.now() - timedelta(days=1))
+
+    key = globalkeys.prolong(people["site_admin"], via=Via.SITE_ADMIN)
+
+    assert timedelta(days=89) < key.expires_at - timezone.now() <= timedelta(days=90)
+    assert trigger(client, automated, global_key).status_code == 202
+
+
+def test_regenerating_kills_the_old_key_at_once(client, automated, global_key, people):
+    new = globalkeys.regenerate(people["site_admin"], via=Via.SITE_ADMIN)
+
+    assert trigger(client, automated, global_key).json() == INVALID
+    assert trigger(client, automated, new.raw).status_code == 202
+    assert GlobalKey.objects.active().count() == 1
+
+
+def test_a_revoked_key_is_invalid(client, automated, global_key, people):
+    globalkeys.revoke(people["site_admin"], via=Via.SITE_ADMIN)
+
+    response = trigger(client, page_path(automated.page), global_key)
+
+    assert response.status_code == 401
+    assert response.json() == INVALID
+
+
+def test_the_key_is_stored_only_as_a_hash_with_its_own_prefix(global_key):
+    row = GlobalKey.objects.get()
+
+    assert global_key.startswith(f"snapglobal_{row.lookup_id}_")
+    assert row.hash.startswith("$argon2id$") and global_key not in row.hash
+    assert timedelta(days=89) < row.expires_at - timezone.now() <= timedelta(days=90)
+
+
+# --- the site switch ----------------------------------------------------------------------
+
+
+def test_the_site_switch_refuses_every_path_before_any_key_work_and_resumes_with_the_same_keys(client, automated, global_key, people, monkeypatch):
+    from automation import keys
+
+    site.set_automation_enabled(False, people["site_admin"], via=Via.SITE_ADMIN)
+    checks = []
+    monkeypatch.setattr(keys, "check", lambda *args: checks.append(args) or True)
+
+    calls = [
+        trigger(client, automated, automated.key),
+        trigger(client, automated, global_key),
+        trigger(client, page_path(automated.page), global_key),
+        trigger(client, f"/take-snapshot/{automated.page.pk}", global_key),
+        trigger(client, "/take-snapshot/999999", None),
+        post_json(client, "/api/automation/v1/snapshots", global_key, {"pages": [automated.page.pk]}),
+    ]
+
+    assert [(r.status_code, r.json()) for r in calls] == [(403, SITE_OFF)] * len(calls)
+    assert checks == []
+    assert not SnapshotJob.objects.exists()
+
+    monkeypatch.undo()
+    site.set_automation_enabled(True, people["site_admin"], via=Via.SITE_ADMIN)
+    assert trigger(client, automated, automated.key).status_code == 202
+    assert trigger(client, page_path(automated.page), global_key).status_code == 202
+
+
+# --- bulk ---------------------------------------------------------------------------------
+
+
+def test_bulk_answers_a_result_per_target_with_unknown_ids_reported_not_failing_the_call(client, two_macro_page, automated, global_key, settings):
+    page, macros = two_macro_page
+    unknown_macro = str(uuid.uuid4())
+
+    response = post_json(
+        client, "/api/automation/v1/snapshots", global_key,
+        {"pages": [page.pk, 999999, "nope"], "macros": [str(automated.macro.public_id), unknown_macro, "not-a-uuid"]},
+    )
+
+    assert response.status_code == 202
+    body = response.json()
+    page_jobs = [SnapshotJob.objects.get(macro=m) for m in macros]
+    macro_job = SnapshotJob.objects.get(macro=automated.macro)
+    no_page = {"detail": "There is no published page with this id.", "code": "not_found"}
+    no_macro = {"detail": "There is no Snapshots macro with this id.", "code": "not_found"}
+    assert body == {
+        "accepted": 2,
+        "refused": 4,
+        "results": [
+            {"page": page.pk, "jobs": [job_body(j, settings) for j in page_jobs]},
+            {"page": 999999, "error": no_page},
+            {"page": "nope", "error": no_page},
+            job_body(macro_job, settings),
+            {"macro": unknown_macro, "error": no_macro},
+            {"macro": "not-a-uuid", "error": no_macro},
+        ],
+    }
+    assert SnapshotJob.objects.count() == 3
+
+
+def test_bulk_refuses_malformed_bodies_with_400_and_queues_nothing(client, page_and_macro, global_key):
+    page, _ = page_and_macro
+    cases = [
+        (b"{not json", "invalid_json"),
+        (b"", "invalid_json"),
+        ([page.pk], "invalid_body"),
+        ({"pages": page.pk}, "invalid_body"),
+        ({"pages": [], "macros": []}, "invalid_body"),
+        ({"pages": [{"id": 1}]}, "invalid_body"),
+        ({"pages": [page.pk], "spaces": ["x"]}, "invalid_body"),
+        ({"pages": [page.pk] * 501}, "too_many_targets"),
+    ]
+    for body, code in cases:
+        response = post_json(client, "/api/automation/v1/snapshots", global_key, body)
+        assert response.status_code == 400, body
+        assert set(response.json()) == {"detail", "code"}
+        assert response.json()["code"] == code
+    assert not SnapshotJob.objects.exists()
+
+
+def test_bulk_takes_up_to_500_targets(client, page_and_macro, global_key):
+    page, _ = page_and_macro
+
+    response = post_json(client, "/api/automation/v1/snapshots", global_key, {"pages": [page.pk] * 250, "macros": [str(uuid.uuid4())] * 250})
+
+    assert response.status_code == 202
+    assert (response.json()["accepted"], response.json()["refused"]) == (250, 250)
+    assert SnapshotJob.objects.count() == 1  # the same macro 250 times: one job, joined
+
+
+def test_bulk_refuses_a_body_over_one_mib(client, global_key):
+    body = json.dumps({"pages": [], "macros": ["x" * (1024 * 1024)]})
+
+    response = post_json(client, "/api/automation/v1/snapshots", global_key, body)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_bulk_needs_the_global_key(client, automated):
+    no_key = post_json(client, "/api/automation/v1/snapshots", None, {"pages": [automated.page.pk]})
+    macro_key = post_json(client, "/api/automation/v1/snapshots", automated.key, {"pages": [automated.page.pk]})
+
+    assert (no_key.status_code, no_key.json()["code"]) == (401, "missing_api_key")
+    assert (macro_key.status_code, macro_key.json()) == (401, INVALID)
+
+
+def test_global_key_calls_are_counted_in_the_audit_log(client, automated, global_key):
+    trigger(client, page_path(automated.page), global_key)
+
+    row = AutomationEvent.objects.get(kind=AutomationEvent.Kind.TRIGGERED)
+    assert (row.key_kind, row.key_lookup, row.macro_id, row.page_id) == ("global", global_key[11:23], automated.macro.pk, automated.page.pk)
+
+
+def test_an_enabled_macros_own_key_keeps_working_next_to_the_global_key(client, space, people, global_key):
+    page, macro = publish_page_with_macro(space, people["editor"], title="Other")
+    other = enable_and_publish(page, macro, people["editor"])
+
+    assert trigger(client, other, other.key).status_code == 202
+    assert trigger(client, other, global_key).json()["coalesced"] is True
