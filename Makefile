@@ -7,7 +7,7 @@ DEMO_PASSWORD ?= snapshots-demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint browser migrate
+.PHONY: install run test test-fast bench lint browser migrate reliability reliability-db-restart wrk
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,27 @@ browser:
 test: install browser
 	$(PY) -m pytest -q
 
+# Real qcluster and gunicorn processes, a stand-in Jira, workers killed on purpose: minutes,
+# so not part of `make test`. They run on the stack the environment names, e.g.
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/snapshots_rel REDIS_URL=redis://127.0.0.1:6379/5 make reliability
+# Q_CLUSTER_NAME keeps their queue and cache keys apart from anything else on that Redis.
+RELIABILITY_TESTS ?= tests/reliability
+reliability: install
+	SNAPSHOTS_RELIABILITY=1 Q_CLUSTER_NAME=$${Q_CLUSTER_NAME:-snapshots-test-$$$$} $(PY) -m pytest -q $(RELIABILITY_TESTS)
+
+# Stops and starts the machine's PostgreSQL (a few seconds): only on a machine of your own.
+reliability-db-restart: install
+	SNAPSHOTS_RELIABILITY=1 SNAPSHOTS_DB_RESTART=1 Q_CLUSTER_NAME=$${Q_CLUSTER_NAME:-snapshots-test-$$$$} \
+	  $(PY) -m pytest -q tests/reliability/test_database_restart.py
+
+# The load benchmarks drive wrk (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q wrk; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q wrk; fi; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: install
+bench: install wrk
 	$(PY) bench/run_all.py

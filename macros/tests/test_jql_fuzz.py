@@ -162,10 +162,12 @@ def test_mangled_queries_give_results_or_a_jql_error(jql):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _print_counts():
+def _print_counts(request):
     yield
     kinds = ("arbitrary text", "generated queries", "mangled queries")
-    print("\nJQL fuzz: " + "; ".join(
-        f"{kind}: {COUNTS[kind]} examples ({COUNTS[kind + ': results']} with results, {COUNTS[kind + ': JqlError']} JqlError)"
-        for kind in kinds
-    ))
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\nJQL fuzz: " + "; ".join(
+            f"{kind}: {COUNTS[kind]} examples ({COUNTS[kind + ': results']} with results, {COUNTS[kind + ': JqlError']} JqlError)"
+            for kind in kinds
+        ))

@@ -37,6 +37,27 @@ TERMINAL = (SnapshotJob.Status.SUCCEEDED, SnapshotJob.Status.FAILED)
 SWEEP_SECONDS = 30  # the shortest django-q2 honours (its scheduler looks every 30 s)
 
 
+FIGURES: list[str] = []
+
+
+def report(line: str) -> None:
+    """A figure worth reading after the run: printed in pytest's closing summary."""
+    FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    setattr(item, f"report_{call.when}", outcome.get_result())
+
+
 def stack() -> str:
     broker = "redis" if settings.REDIS_URL else "orm"
     return f"{connection.vendor}+{broker}"
@@ -224,11 +245,13 @@ class Web:
 
 
 @pytest.fixture
-def processes(tmp_path, transactional_db):
+def processes(request, tmp_path, transactional_db):
     stack_ = Stack(tmp_path)
     yield stack_
     stack_.stop_all()
-    stack_.dump()  # shown by pytest only when the test failed
+    report_call = getattr(request.node, "report_call", None)
+    if report_call is None or report_call.failed:
+        stack_.dump()  # the processes' logs, beside the failure
 
 
 @pytest.fixture

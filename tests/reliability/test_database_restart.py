@@ -19,7 +19,7 @@ from django.db import connection
 
 from conftest import publish_page_with_macro
 from macros.models import Snapshot, SnapshotJob
-from tests.reliability.conftest import enable_automation, needs_reliability, stack, wait_terminal
+from tests.reliability.conftest import enable_automation, needs_reliability, report, stack, wait_terminal
 
 pytestmark = [
     needs_reliability,
@@ -114,7 +114,7 @@ def test_the_web_answers_503_while_postgresql_is_down_recovers_by_itself_and_los
     jobs = wait_terminal(accepted, timeout=150)
     assert {j.status for j in jobs.values()} == {SnapshotJob.Status.SUCCEEDED}, [j.error for j in jobs.values() if j.error]
     assert Snapshot.objects.filter(job__in=list(jobs), complete=True).count() == len(jobs)
-    print(
+    report(
         f"[{stack()}] PostgreSQL stopping/stopped/starting for {up_at - stopping_at:.1f} s under load: {len(answers)} calls, "
         f"{len(during)} answered 503 while it was down, none 500; first 202 {first_ok_after:.2f} s after it was back; "
         f"{len(jobs)} accepted jobs, all succeeded"

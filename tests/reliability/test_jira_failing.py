@@ -20,6 +20,7 @@ from tests.reliability.conftest import (
     enable_automation,
     latest_snapshot,
     needs_reliability,
+    report,
     stack,
     wait_terminal,
 )
@@ -110,11 +111,11 @@ def _run_scenarios(jira, people, space, processes):
     jobs = wait_terminal([r.json()["job"] for r in answers.values()], timeout=BUDGET * 4)
     elapsed = time.monotonic() - started
 
-    report = []
+    outcomes = []
     for name, (behaviour, status, error) in SCENARIOS.items():
         macro, key = macros[name]
         job = jobs[answers[name].json()["job"]]
-        report.append(f"{name}: {job.status} after {(job.finished_at - job.started_at).total_seconds():.1f} s")
+        outcomes.append(f"{name}: {job.status} after {(job.finished_at - job.started_at).total_seconds():.1f} s")
         assert job.status == status, f"{name}: {job.status} {job.error!r}"
         # No worker is held longer than the job budget (plus the time to notice).
         assert (job.finished_at - job.started_at).total_seconds() < BUDGET + 2, name
@@ -135,4 +136,4 @@ def _run_scenarios(jira, people, space, processes):
             assert macro.page.current_version.snapshot_id == good_snapshots[name].pk
             assert not Snapshot.objects.filter(job=job).exists()
     assert not Snapshot.objects.filter(complete=False).exists()
-    print(f"[{stack()}, Jira {jira.deployment}] {len(jobs)} faulty calls settled in {elapsed:.1f} s: " + "; ".join(report))
+    report(f"[{stack()}, Jira {jira.deployment}] {len(jobs)} faulty calls settled in {elapsed:.1f} s: " + "; ".join(outcomes))

@@ -18,7 +18,7 @@ from conftest import publish_page_with_macro
 from macros.models import PageVersion, Snapshot, SnapshotJob, SnapshotRow
 from macros.snapshots import request_snapshot
 from tests.conftest import wait_for
-from tests.reliability.conftest import latest_snapshot, needs_reliability, stack, wait_terminal
+from tests.reliability.conftest import latest_snapshot, needs_reliability, report, stack, wait_terminal
 
 pytestmark = [needs_reliability, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def test_every_job_runs_exactly_once_across_two_clusters(people, space, jira, pr
         assert PageVersion.objects.filter(snapshot=snapshot).count() == 1
         # Two pages of 100 and 50: each searched once, by one worker.
         assert jira.searches(macro.levels[0]["jql"]) == 2
-    print(f"[{stack()}] {len(jobs)} jobs on 2 clusters x 2 workers: all succeeded once in {elapsed:.1f} s")
+    report(f"[{stack()}] {len(jobs)} jobs on 2 clusters x 2 workers: all succeeded once in {elapsed:.1f} s")
 
 
 def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactly_one_snapshot(
@@ -108,7 +108,7 @@ def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactl
     assert jira.searches(jql) == 3 + 5
     assert all(done[j.pk].status == Status.SUCCEEDED for j in other_jobs)
     assert Snapshot.objects.filter(job__in=other_jobs, complete=True).count() == len(other_jobs)
-    print(f"[{stack()}] killed the worker mid-snapshot (200 of 500 rows written); one snapshot of 500 rows "
+    report(f"[{stack()}] killed the worker mid-snapshot (200 of 500 rows written); one snapshot of 500 rows "
           f"after {recovered_after:.1f} s, attempts={job.attempts}")
 
 
@@ -149,7 +149,7 @@ def test_a_job_whose_worker_dies_on_every_attempt_ends_failed_after_three_attemp
     target.page.refresh_from_db()
     assert target.page.current_version.snapshot_id == good_snapshot.pk
     assert doomed.held == 3  # no fourth attempt
-    print(f"[{stack()}] worker killed on each attempt: failed after {job.attempts} attempts in "
+    report(f"[{stack()}] worker killed on each attempt: failed after {job.attempts} attempts in "
           f"{time.monotonic() - started:.1f} s; the last good snapshot stayed")
 
 
@@ -178,5 +178,5 @@ def test_a_snapshot_that_outlives_its_budget_fails_with_the_reason_and_frees_the
     assert not Snapshot.objects.filter(job=slow_job).exists()
     assert quick_job.status == Status.SUCCEEDED
     assert (quick_job.finished_at - slow_job.finished_at).total_seconds() < 15
-    print(f"[{stack()}] a 20-second snapshot with a 6-second budget failed after {blocked:.1f} s; "
+    report(f"[{stack()}] a 20-second snapshot with a 6-second budget failed after {blocked:.1f} s; "
           f"the next job finished {(quick_job.finished_at - slow_job.finished_at).total_seconds():.1f} s later")

@@ -19,7 +19,7 @@ from django.db import connection
 
 from conftest import publish_page_with_macro
 from macros.models import SnapshotJob
-from tests.reliability.conftest import enable_automation, needs_reliability, wait_terminal
+from tests.reliability.conftest import enable_automation, needs_reliability, report, wait_terminal
 
 pytestmark = [needs_reliability, pytest.mark.django_db(transaction=True)]
 
@@ -89,5 +89,5 @@ def test_concurrent_web_and_worker_writes_never_see_database_is_locked(people, s
     assert "database is locked" not in logs
     assert "Traceback" not in logs
     assert {j.status for j in jobs.values()} == {SnapshotJob.Status.SUCCEEDED}
-    print(f"[sqlite] {sum(statuses.values())} calls in {LOAD_SECONDS} s ({dict(statuses)}), {len(jobs)} jobs, "
+    report(f"[sqlite] {sum(statuses.values())} calls in {LOAD_SECONDS} s ({dict(statuses)}), {len(jobs)} jobs, "
           "all succeeded; no 'database is locked'")
