@@ -6,9 +6,11 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
-        from automation.service import make_live_on_publish
+        from automation.service import grant_waits_for_publish, make_live_on_publish
         from macros.config_tabs import ConfigTab, register_tab
-        from macros.pages import page_published
+        from macros.pages import page_published, pending_publish_checks
 
         register_tab(ConfigTab("automation", "Automation", "macro_automation"))
         page_published.connect(make_live_on_publish, dispatch_uid="automation.make_live_on_publish")
+        if grant_waits_for_publish not in pending_publish_checks:
+            pending_publish_checks.append(grant_waits_for_publish)

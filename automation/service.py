@@ -124,6 +124,13 @@ def disable(macro: Macro, user=None, *, via: str, kind: str = Kind.DISABLED) -> 
     return True
 
 
+def grant_waits_for_publish(page: Page) -> bool:
+    """Whether a macro of the page has automation switched on but not live until publish."""
+    return MacroAutomation.objects.filter(
+        macro__page=page, macro__deleted_at__isnull=True, enabled=True, live_since__isnull=True
+    ).exists()
+
+
 def make_live_on_publish(sender, *, page: Page, macros: list[Macro], user=None, **kwargs) -> None:
     """``page_published`` receiver: pending grants of the macros that went live go live now.
 

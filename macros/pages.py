@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import django.dispatch
 from django.db import transaction
 from django.utils import timezone
 
 from macros.models import Macro, Page, PageDraft, PageVersion, Space, default_display, default_levels
 from macros.snapshots import record_version
+
+# Other apps say when a page has something waiting for publish that the draft itself
+# doesn't show (automation: a grant pending publish). Each takes the page, answers a bool.
+pending_publish_checks: list[Callable[[Page], bool]] = []
 
 # Sent inside the publish transaction, with the page and the macros that went live in it.
 page_published = django.dispatch.Signal()
@@ -78,6 +84,8 @@ def save_macro_draft(macro: Macro, config: dict) -> None:
 
 
 def has_unpublished_changes(page: Page) -> bool:
+    if any(check(page) for check in pending_publish_checks):
+        return True
     draft = getattr(page, "draft", None)
     if draft is None:
         return False

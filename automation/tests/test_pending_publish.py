@@ -1,0 +1,18 @@
+from django.urls import reverse
+
+from automation import service
+from automation.models import AutomationEvent
+from macros import pages as page_service
+
+
+def test_the_editor_says_a_grant_waits_for_publish(client, people, page_and_macro):
+    page, macro = page_and_macro
+    client.force_login(people["editor"])
+    edit = reverse("page_edit", args=[page.pk])
+    assert "The draft is the same as the published page." in client.get(edit).content.decode()
+    service.enable(macro, people["editor"], via=AutomationEvent.Via.SCREEN)
+    assert page_service.has_unpublished_changes(page)
+    assert "The draft has changes that are not published yet." in client.get(edit).content.decode()
+    page_service.publish(page, people["editor"])
+    assert not page_service.has_unpublished_changes(page)
+    assert service.state_of(macro) == "live"
