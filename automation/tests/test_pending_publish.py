@@ -15,4 +15,4 @@ def test_the_editor_says_a_grant_waits_for_publish(client, people, page_and_macr
     assert "The draft has changes that are not published yet." in client.get(edit).content.decode()
     page_service.publish(page, people["editor"])
     assert not page_service.has_unpublished_changes(page)
-    assert service.state_of(macro) == "live"
+    assert service.state_of(type(macro).objects.get(pk=macro.pk)) == "live"
