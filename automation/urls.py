@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from automation import api, docs, views
+from automation import api, docs, site_admin, views
 
 urlpatterns = [
     path("", include("automation.api_urls")),
@@ -9,6 +9,12 @@ urlpatterns = [
     # Anything else under the API answers JSON, never the site's HTML 404 (the two pages
     # above without their slash still get Django's redirect).
     re_path(r"^api/automation/(?!v1/(?:schema|docs)$)", api.NotFoundView.as_view()),
+    path("site-admin/", site_admin.home, name="site_admin"),
+    path("site-admin/automation/", site_admin.switches, name="site_admin_switches"),
+    path("site-admin/global-key/", site_admin.global_key, name="site_admin_global_key"),
+    path("site-admin/automated-macros/", site_admin.automated_macros, name="site_admin_macros"),
+    path("site-admin/automated-macros/<uuid:macro_id>/revoke", site_admin.revoke_macro, name="site_admin_revoke_macro"),
+    path("site-admin/audit/", site_admin.audit_log, name="site_admin_audit"),
     path(
         "pages/<int:page_id>/macros/<uuid:macro_id>/configure/automation/",
         views.automation_tab,

@@ -1,7 +1,6 @@
 """``python manage.py automation <subcommand>`` (DESIGN §6).
 
-Each subcommand is a small class in ``SUBCOMMANDS``; more (``site``, ``global-key``)
-are added by appending a class, nothing else changes.
+Each subcommand is a small class in ``SUBCOMMANDS``; adding one is appending a class.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from argparse import ArgumentParser
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
-from automation import service
+from automation import globalkeys, service, site
 from automation.models import AutomationEvent, MacroAutomation
 from macros.models import Macro
 
@@ -143,11 +142,63 @@ class Disable(Subcommand):
             self.stdout.write(f"Automation was already off for “{macro_title(macro)}”.")
 
 
-SUBCOMMANDS: list[type[Subcommand]] = [ListMacros, Enable, Regenerate, Disable]
+class Site(Subcommand):
+    name = "site"
+    help = "Switch automation on or off for the whole site (acts at once; macro settings are kept)."
+
+    def add_arguments(self, parser):
+        group = parser.add_mutually_exclusive_group(required=True)
+        group.add_argument("--enable", action="store_true", help="Switch automation on for the site.")
+        group.add_argument("--disable", action="store_true", help="Switch automation off: every call is refused.")
+
+    def handle(self, **options):
+        on = bool(options["enable"])
+        changed = site.set_automation_enabled(on, None, via=VIA)
+        state = "on" if on else "off"
+        if not changed:
+            self.stdout.write(f"Automation was already {state} for this site.")
+        elif on:
+            self.stdout.write("Automation is on for this site: macros with live automation answer again, with their keys.")
+        else:
+            self.stdout.write("Automation is off for this site: every call is refused (403 site_automation_disabled); macro settings are kept.")
+
+
+class GlobalKey(Subcommand):
+    name = "global-key"
+    help = "The site's global API key: create (or replace) it, or revoke it."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{create,revoke}")
+        called = getattr(parser, "called_from_command_line", None)
+        create = actions.add_parser("create", help="Make a new global key (any current one stops working) and print it once.", called_from_command_line=called)
+        create.add_argument("--days", type=int, default=None, help="Days it stays valid (default 90).")
+        create.add_argument("--json", action="store_true", help='Print {"api_key": …, "expires_at": …}.')
+        actions.add_parser("revoke", help="Revoke the global key; it stops working at once.", called_from_command_line=called)
+
+    @sensitive_variables("issued")
+    def handle(self, **options):
+        if options["action"] == "revoke":
+            key = globalkeys.revoke(None, via=VIA)
+            self.stdout.write("The global API key is revoked; it no longer works." if key else "There is no global API key to revoke.")
+            return
+        try:
+            issued = globalkeys.create(None, via=VIA, days=options["days"])
+        except globalkeys.GlobalKeyError as exc:
+            raise CommandError(str(exc)) from None
+        expires_at = issued.expires_at.isoformat().replace("+00:00", "Z")
+        if options["json"]:
+            self.stdout.write(json.dumps({"api_key": issued.raw, "expires_at": expires_at}))
+            return
+        self.stdout.write(f"Global API key: {issued.raw}")
+        self.stdout.write(f"Expires:        {expires_at}")
+        self.stdout.write("This is the only time the key is shown: copy it now, it will not be shown again. Any previous global key no longer works.")
+
+
+SUBCOMMANDS: list[type[Subcommand]] = [ListMacros, Enable, Regenerate, Disable, Site, GlobalKey]
 
 
 class Command(BaseCommand):
-    help = "Automation of Snapshots macros: list, enable, regenerate, disable."
+    help = "Automation of Snapshots macros and the site: list, enable, regenerate, disable, site, global-key."
 
     def add_arguments(self, parser):
         subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="{" + ",".join(s.name for s in SUBCOMMANDS) + "}")
