@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_migrate
@@ -31,3 +33,15 @@ class MacrosConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        if "qcluster" in sys.argv:
+            warm_source()
+
+
+def warm_source() -> None:
+    """Before django-q2 forks its workers, so each starts with the source loaded."""
+    from macros.sources import SourceError, get_source
+
+    try:
+        get_source().warm()
+    except SourceError:
+        pass  # the first job reports it, with its reason

@@ -67,6 +67,9 @@ class Source:
             return ResultPage(page.issues[:limit], page.expected)
         return ResultPage([], 0)
 
+    def warm(self) -> None:
+        """Load ahead what the first search would otherwise load (called when a worker starts)."""
+
     def fields(self) -> list[FieldInfo]:
         """Every field an editor can choose as a column."""
         raise NotImplementedError

@@ -161,6 +161,10 @@ class Sample(Source):
         for start in range(0, total, page_size):
             yield ResultPage([project(issue, fields) for issue in found[start : start + page_size]], expected=total)
 
+    def warm(self) -> None:
+        # The first search warms the index as it reads fields; the worker does it on start.
+        self.search("ORDER BY key")
+
     def fields(self) -> list[FieldInfo]:
         return [FieldInfo(field_id, name, custom, schema) for field_id, (name, custom, schema) in FIELDS.items()]
 
