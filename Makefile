@@ -7,7 +7,7 @@ DEMO_PASSWORD ?= snapshots-demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint browser migrate reliability reliability-db-restart wrk
+.PHONY: install run test screenshots bench lint browser migrate reliability reliability-db-restart wrk
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q
+
+# Refresh the README's pictures: the browser tests save their screenshots into docs/.
+screenshots: install browser
+	SCREENSHOT_DIR=$(CURDIR)/docs $(PY) -m pytest -q tests/e2e
 
 # Real qcluster and gunicorn processes, a stand-in Jira, workers killed on purpose: minutes,
 # so not part of `make test`. They run on the stack the environment names, e.g.

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Browser tests save screenshots here; `make screenshots` points it at docs/ to refresh
+# the README's pictures, so an ordinary test run leaves the tree as it was.
+SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "snapshots-screenshots")
+SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

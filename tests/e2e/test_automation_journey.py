@@ -1,16 +1,15 @@
 """An editor automates a macro in a real browser; a tool calls it; a real worker takes the snapshot."""
 
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from tests.conftest import sign_in
+from tests.conftest import SCREENSHOT_DIR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+DOCS = SCREENSHOT_DIR
 
 
 def call(url: str, key: str) -> requests.Response:

@@ -1,15 +1,14 @@
 """An editor's journey in a real browser: sign in, edit, add and configure a macro, publish, snapshot."""
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from tests.conftest import sign_in
+from tests.conftest import SCREENSHOT_DIR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+DOCS = SCREENSHOT_DIR
 
 
 def test_an_editor_builds_a_page_and_sees_the_snapshot_land_without_reload(live_server, worker, people, space, page_in_browser):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -12,10 +11,10 @@ from playwright.sync_api import expect
 from conftest import PASSWORD, publish_page_with_macro
 from macros.models import PageVersion, Snapshot
 from macros.tests.history_helpers import issue, snapshot_of
-from tests.conftest import sign_in
+from tests.conftest import SCREENSHOT_DIR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+DOCS = SCREENSHOT_DIR
 
 TODO, DOING, DONE = ("To Do", "new"), ("In Progress", "indeterminate"), ("Done", "done")
 STORIES = {
