@@ -178,6 +178,7 @@ class AutomationEvent(models.Model):
         PUBLISH = "publish", "Page publish"
         API = "api", "Automation API"
         SITE_ADMIN = "site_admin", "Site administration"
+        SCHEDULE = "schedule", "Schedule"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     via = models.CharField(max_length=16, choices=Via.choices)

@@ -180,3 +180,12 @@ def _replace_key(macro: Macro, user, now) -> IssuedKey:
             continue  # a lookup id collision (62 bits: practically never); draw again
         return IssuedKey(raw=new.raw, lookup_id=new.lookup_id, url=web_request_url(macro))
     raise RuntimeError("Could not make a unique key lookup id.")
+
+
+def record_scheduled_run(sender, *, macro: Macro, job, coalesced: bool, skipped: str, **kwargs) -> None:
+    """``scheduled_run`` receiver: a schedule's run is audited like a call, as "schedule"."""
+    if skipped:
+        audit.record(Kind.REFUSED, via=AutomationEvent.Via.SCHEDULE, macro=macro, reason=skipped)
+    else:
+        audit.record(Kind.TRIGGERED, via=AutomationEvent.Via.SCHEDULE, macro=macro, job_id=job.pk,
+                     reason="coalesced" if coalesced else "")

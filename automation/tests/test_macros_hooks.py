@@ -16,3 +16,16 @@ def test_the_editor_says_a_grant_waits_for_publish(client, people, page_and_macr
     page_service.publish(page, people["editor"])
     assert not page_service.has_unpublished_changes(page)
     assert service.state_of(type(macro).objects.get(pk=macro.pk)) == "live"
+
+
+def test_scheduled_runs_are_audited_as_schedule(page_and_macro):
+    from automation.models import AutomationEvent
+    from macros import schedules
+    from macros.models import SiteSettings
+
+    _, macro = page_and_macro
+    schedules.run(macro.pk)
+    SiteSettings.objects.update_or_create(pk=1, defaults={"automation_enabled": False})
+    schedules.run(macro.pk)
+    rows = list(AutomationEvent.objects.filter(via="schedule").order_by("pk").values_list("kind", "reason", "macro_id"))
+    assert rows == [("triggered", "", macro.pk), ("refused", "site_automation_disabled", macro.pk)]
