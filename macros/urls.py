@@ -1,6 +1,6 @@
 from django.urls import path
 
-from macros import history, site_admin, views
+from macros import history, site_admin, space_admin, views
 
 urlpatterns = [
     path("site-admin/jira/", site_admin.jira_connection, name="jira_connection"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("spaces/<slug:key>/", views.space, name="space"),
     path("spaces/<slug:key>/new-page/", views.page_new, name="page_new"),
+    path("spaces/<slug:key>/permissions/", space_admin.space_permissions, name="space_permissions"),
     path("pages/<int:page_id>/", views.page_view, name="page"),
     path("pages/<int:page_id>/live", views.page_live, name="page_live"),
     path("pages/<int:page_id>/edit/", views.page_edit, name="page_edit"),

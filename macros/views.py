@@ -14,7 +14,7 @@ from macros import pages as page_service
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
-from macros.permissions import can_edit, can_take_snapshot, page_for, visible_spaces
+from macros.permissions import can_admin_space, can_edit, can_take_snapshot, page_for, visible_spaces
 from macros.rendering import render_body
 from macros.snapshots import field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
@@ -36,7 +36,12 @@ def space(request: HttpRequest, key: str) -> HttpResponse:
     return render(
         request,
         "macros/space.html",
-        {"space": space, "pages": space.pages.order_by("title"), "can_edit": can_edit(request.user, space)},
+        {
+            "space": space,
+            "pages": space.pages.order_by("title"),
+            "can_edit": can_edit(request.user, space),
+            "can_admin": can_admin_space(request.user, space),
+        },
     )
 
 
