@@ -320,10 +320,11 @@ def measure(kind: str, args) -> dict:
         before = bare(stack, args.baseline_seconds, args.connections, "bare-before")
         mixed = wrk(stack.url + "/", lua_requests(mix) + LUA_COMMON, args.seconds, args.connections, stack.var, "mixed")
         load_end = time.time()
-        after = bare(stack, args.baseline_seconds, args.connections, "bare-after")
         ids_file = stack.var / "jobs.txt"
         ids_file.write_text("\n".join(mixed["jobs"]))
         drained = json.loads(stack.run(PYTHON, "-c", DRAIN, str(ids_file), "300").strip().splitlines()[-1])
+        # Measured once the workers are idle again, like the first one.
+        after = bare(stack, args.baseline_seconds, args.connections, "bare-after")
         logs = stack.logs()
         return {
             "kind": kind,
