@@ -306,17 +306,22 @@ def accepted_job(job_id, job_status: str, public_id, page_id: int, coalesced: bo
 
 def queue_with_global_key(target: CallTarget, grant: GlobalGrant, address: str | None) -> dict:
     """Queue (or join) a snapshot of a live macro for the global key; whatever the macro's own switch says."""
-    job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.GLOBAL_KEY, key_lookup=grant.lookup_id)
+    if target.queued_job_id is not None:
+        # The lookup already found the queued job: join it without another query.
+        job_id, job_status, coalesced = target.queued_job_id, SnapshotJob.Status.QUEUED.value, True
+    else:
+        job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.GLOBAL_KEY, key_lookup=grant.lookup_id)
+        job_id, job_status = job.pk, job.status
     audit.record_trigger(
         macro_id=target.macro_pk,
         page_id=target.page_id,
         key_kind=keys.KeyKind.GLOBAL,
         key_lookup=grant.lookup_id,
         address=address,
-        job_id=job.pk,
+        job_id=job_id,
         coalesced=coalesced,
     )
-    return accepted_job(job.pk, job.status, target.public_id, target.page_id, coalesced)
+    return accepted_job(job_id, job_status, target.public_id, target.page_id, coalesced)
 
 
 def _check_live(target: CallTarget) -> None:
@@ -439,7 +444,7 @@ class TriggerMacroSnapshot(AutomationAPIView):
         site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
         if not site_on:
             raise SiteAutomationDisabled()
-        target = calls.find_macro(macro_uuid)
+        target = calls.find_macro_with_queued_job(macro_uuid)
         self.refusal.target = target
         if target is None:
             raise NotFound("There is no Snapshots macro with this id.")

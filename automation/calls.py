@@ -165,6 +165,55 @@ def find_global_key(presented: keys.PresentedKey | None) -> GlobalGrant | None:
     )
 
 
+_macro_sql: str | None = None
+
+
+def find_macro_with_queued_job(public_id: uuid.UUID | None) -> CallTarget | None:
+    """A macro by its public id with its queued job if any, in one written-out query.
+
+    The global key's path to a macro: its key lookup cannot join the macro (the key
+    names none), so this is its second and last query when the call coalesces.
+    """
+    global _macro_sql
+    if public_id is None:
+        return None
+    if _macro_sql is None:
+        q = connection.ops.quote_name
+        macro, job = q(Macro._meta.db_table), q(SnapshotJob._meta.db_table)
+        _macro_sql = (
+            "SELECT m.id, m.page_id, m.published_at, j.id"
+            f" FROM {macro} m LEFT OUTER JOIN {job} j ON j.macro_id = m.id AND j.status = %s"
+            " WHERE m.public_id = %s AND m.deleted_at IS NULL"
+        )
+    prepared = Macro._meta.get_field("public_id").get_db_prep_value(public_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_macro_sql, [SnapshotJob.Status.QUEUED.value, prepared])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    macro_pk, page_id, published_at, job_id = row
+    return CallTarget(
+        macro_pk=macro_pk,
+        public_id=public_id,
+        page_id=page_id,
+        published=published_at is not None,
+        deleted=False,
+        queued_job_id=_uuid(job_id) if job_id is not None else None,
+    )
+
+
+def live_targets(macros) -> list[CallTarget]:
+    """Call targets for live macros (a page's, or a bulk call's), with their queued jobs in one query."""
+    macros = list(macros)
+    queued = dict(
+        SnapshotJob.objects.filter(macro__in=[m.pk for m in macros], status=SnapshotJob.Status.QUEUED).values_list("macro_id", "pk")
+    )
+    return [
+        CallTarget(macro_pk=m.pk, public_id=m.public_id, page_id=m.page_id, published=True, deleted=False, queued_job_id=queued.get(m.pk))
+        for m in macros
+    ]
+
+
 def find_macro(public_id: uuid.UUID | None) -> CallTarget | None:
     """A macro by its public id, when no key led to it (refusals: not the hot path)."""
     if public_id is None:

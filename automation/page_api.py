@@ -13,6 +13,8 @@ macro, never a page.
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import replace
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
@@ -81,12 +83,6 @@ class GlobalKeyView(AutomationAPIView):
         return grant
 
 
-def _targets_of(macros) -> list[CallTarget]:
-    return [
-        CallTarget(macro_pk=m.pk, public_id=m.public_id, page_id=m.page_id, published=True, deleted=False) for m in macros
-    ]
-
-
 def _page_id_or_none(value) -> int | None:
     if isinstance(value, bool):
         return None
@@ -151,7 +147,7 @@ class TriggerPageSnapshots(GlobalKeyView):
         grant = self.check_key(request, presented, grant)
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
-            jobs = [queue_with_global_key(t, grant, address) for t in _targets_of(page.live_macros())]
+            jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]
         return Response({"page": page.pk, "jobs": jobs}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -239,6 +235,8 @@ class TriggerSnapshots(GlobalKeyView):
             for m in Macro.objects.filter(public_id__in=macro_ids, deleted_at__isnull=True).only("pk", "public_id", "page_id", "published_at")
         }
 
+        named_live = [m for m in named.values() if m.published_at is not None]
+        targets = {t.macro_pk: t for t in calls.live_targets([m for ms in macros_of_page.values() for m in ms] + named_live)}
         results = []
         with transaction.atomic():  # one commit for every job; they are enqueued after it
             for value in pages:
@@ -246,8 +244,8 @@ class TriggerSnapshots(GlobalKeyView):
                 if page_id not in published_pages:
                     results.append({"page": value, "error": _error(NotFound("There is no published page with this id."))})
                     continue
-                targets = _targets_of(macros_of_page.get(page_id, []))
-                results.append({"page": page_id, "jobs": [queue_with_global_key(t, grant, address) for t in targets]})
+                jobs = [_queue(targets, m, grant, address) for m in macros_of_page.get(page_id, [])]
+                results.append({"page": page_id, "jobs": jobs})
             for value in macros:
                 macro = named.get(_uuid_or_none(value) if isinstance(value, str) else None)
                 if macro is None:
@@ -255,12 +253,20 @@ class TriggerSnapshots(GlobalKeyView):
                 elif macro.published_at is None:
                     results.append({"macro": value, "error": _error(MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail))})
                 else:
-                    results.append(queue_with_global_key(_targets_of([macro])[0], grant, address))
+                    results.append(_queue(targets, macro, grant, address))
         refused = sum(1 for r in results if "error" in r)
         return Response(
             {"accepted": len(results) - refused, "refused": refused, "results": results},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+def _queue(targets: dict[int, CallTarget], macro: Macro, grant: GlobalGrant, address: str | None) -> dict:
+    """Queue or join; a target named twice joins the job its first mention queued."""
+    body = queue_with_global_key(targets[macro.pk], grant, address)
+    if not body["coalesced"]:
+        targets[macro.pk] = replace(targets[macro.pk], queued_job_id=uuid.UUID(body["job"]))
+    return body
 
 
 def _error(exc: exceptions.APIException) -> dict:
