@@ -9,6 +9,7 @@ urlpatterns = [
     # Anything else under the API answers JSON, never the site's HTML 404 (the two pages
     # above without their slash still get Django's redirect).
     re_path(r"^api/automation/(?!v1/(?:schema|docs)$)", api.NotFoundView.as_view()),
+    re_path(r"^take-snapshot/", api.NotFoundView.as_view()),
     path("site-admin/", site_admin.home, name="site_admin"),
     path("site-admin/automation/", site_admin.switches, name="site_admin_switches"),
     path("site-admin/global-key/", site_admin.global_key, name="site_admin_global_key"),

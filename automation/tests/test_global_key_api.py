@@ -357,3 +357,12 @@ def test_an_enabled_macros_own_key_keeps_working_next_to_the_global_key(client, 
 
     assert trigger(client, other, other.key).status_code == 202
     assert trigger(client, other, global_key).json()["coalesced"] is True
+
+
+def test_anything_else_under_take_snapshot_answers_json_404(client, page_and_macro, global_key):
+    page, _ = page_and_macro
+
+    response = trigger(client, f"/take-snapshot/{page.pk}/extra", global_key)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Nothing here: check the URL.", "code": "not_found"}
