@@ -22,7 +22,7 @@ def call(url: str, key: str) -> requests.Response:
 
 def test_an_admin_switches_automation_off_and_a_call_is_refused_then_back_on_and_it_works(live_server, page_and_macro, page_in_browser, people, settings):
     settings.SITE_URL = live_server.url
-    page, macro = page_and_macro
+    _, macro = page_and_macro
     issued = service.enable(macro, people["editor"], via=AutomationEvent.Via.COMMAND, live_at_once=True)
     tab = page_in_browser
     sign_in(tab, live_server, "site_admin", PASSWORD)
@@ -53,7 +53,7 @@ def test_an_admin_switches_automation_off_and_a_call_is_refused_then_back_on_and
 def test_an_admin_creates_the_global_key_sees_it_once_and_refreshes_a_page_with_it(live_server, worker, page_and_macro, page_in_browser, space, people, settings):
     settings.SITE_URL = live_server.url
     page, macro = page_and_macro
-    other_page, other_macro = publish_page_with_macro(space, people["editor"], title="Release readiness")
+    _, other_macro = publish_page_with_macro(space, people["editor"], title="Release readiness")
     service.enable(other_macro, people["editor"], via=AutomationEvent.Via.COMMAND, live_at_once=True)
     tab = page_in_browser
     sign_in(tab, live_server, "site_admin", PASSWORD)
