@@ -55,7 +55,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # No request headers at all: the automation key travels in `jira-snapshots-api-key`
 # (or `Authorization`), and the referrer and user agent are not worth the risk. The path
 # is logged without its query string for the same reason.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %(p)s'
 # Defence in depth: the same redaction filter Django's own log handler has.
 logconfig_dict = {
     "version": 1,

@@ -196,9 +196,7 @@ class Stack:
     def web(self, *, workers: int = 2, **extra) -> Web:
         self.counter += 1
         port = free_port()
-        env = base_env(
-            PORT=port, WEB_CONCURRENCY=workers, AUTOMATION_THROTTLE="off", AUTOMATION_REFUSED_THROTTLE="off", **extra
-        )
+        env = base_env(**{"PORT": port, "WEB_CONCURRENCY": workers, "AUTOMATION_THROTTLE": "off", "AUTOMATION_REFUSED_THROTTLE": "off", **extra})
         process = Process(
             f"gunicorn-{self.counter}", [sys.executable, "-m", "gunicorn", "snapshots_site.wsgi"], env, self.log_dir
         )

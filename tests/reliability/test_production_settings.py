@@ -11,8 +11,11 @@ import os
 import secrets
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
+import requests
 from django.db import OperationalError
 from django.test import RequestFactory
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -141,6 +144,37 @@ def test_gunicorn_logs_every_call_and_never_the_api_key(people, space, processes
     secret = key.split("_")[-1]
     for needle in (key, secret, KEY_SHAPED, "Q" * 43, "jira-snapshots-api-key", "Bearer"):
         assert needle not in log
+
+
+def test_with_redis_every_web_process_counts_against_one_throttle(people, space, processes):
+    import redis
+
+    try:
+        redis.from_url("redis://127.0.0.1:6379/6").ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    _, macro = publish_page_with_macro(space, people["editor"])
+    key = enable_automation(macro)
+    name = f"throttle-probe-{secrets.token_hex(4)}"
+    web = processes.web(workers=3, REDIS_URL="redis://127.0.0.1:6379/6", Q_CLUSTER_NAME=name, AUTOMATION_THROTTLE="5/min")
+    path = f"/api/automation/v1/macros/{macro.public_id}/snapshots"
+    call = partial(requests.post, web.url + path, headers={"jira-snapshots-api-key": key, "Connection": "close"}, timeout=10)
+    try:
+        with ThreadPoolExecutor(9) as pool:  # at once, so that every worker takes some
+            answers = list(pool.map(lambda _: call(), range(9)))
+    finally:
+        client = redis.from_url("redis://127.0.0.1:6379/6")
+        for pattern in (f"django_q:{name}:*", f"{name}:*"):
+            for stale in client.scan_iter(match=pattern):
+                client.delete(stale)
+    accepted = [a for a in answers if a.status_code == 202]
+    refused = [a for a in answers if a.status_code != 202]
+    assert len(accepted) == 5 and [a.status_code for a in refused] == [429] * 4
+    assert sorted(a.json()["coalesced"] for a in accepted) == [False, True, True, True, True]
+    assert {a.json()["code"] for a in refused} == {"throttled"} and all(int(a.headers["Retry-After"]) >= 1 for a in refused)
+    web.process.stop()
+    pids = {line.rsplit(" ", 1)[-1] for line in web.process.output().splitlines() if f"POST {path} " in line}
+    assert len(pids) >= 2, pids  # several processes, one count
 
 
 def test_the_log_filter_hides_keys_and_authorization_values_wherever_they_appear():
