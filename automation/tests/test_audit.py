@@ -82,10 +82,13 @@ def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(clie
     assert rows["127.0.0.1", "invalid_api_key"].last_seen_at >= rows["127.0.0.1", "invalid_api_key"].created_at
 
 
-def test_a_flood_of_random_macro_ids_adds_one_row_a_minute(client, settings):
+def test_a_flood_of_random_macro_ids_adds_one_row_a_minute(client, settings, monkeypatch):
     import uuid
 
     settings.AUTOMATION_REFUSED_THROTTLE = None
+    # One fixed moment: a real clock may cross a minute boundary mid-flood.
+    moment = datetime(2025, 1, 1, 9, 0, 30, tzinfo=UTC)
+    monkeypatch.setattr(audit.timezone, "now", lambda: moment)
     for _ in range(30):
         client.post(f"/api/automation/v1/macros/{uuid.uuid4()}/snapshots")
 
