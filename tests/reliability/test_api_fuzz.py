@@ -38,10 +38,10 @@ SCHEMA_PATH = "/api/automation/v1/schema/"
 @pytest.fixture
 def target(db, people, space):
     """A live macro with its key and a job of its own, for the fuzzers to aim at."""
-    _, macro = publish_page_with_macro(space, people["editor"])
+    page, macro = publish_page_with_macro(space, people["editor"])
     key = enable_automation(macro)
     job, _ = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
-    return {"macro": str(macro.public_id), "job": str(job.pk), "key": key}
+    return {"macro": str(macro.public_id), "page": str(page.pk), "job": str(job.pk), "key": key}
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_no_call_the_openapi_description_allows_gets_a_500(operations, target, d
     # The same call aimed at the real macro and job, with the real key and with a wrong one.
     for key in (target["key"], target["key"][:-3] + "abc"):
         if case.path_parameters:
-            case.path_parameters = {name: target["macro"] if "macro" in name else target["job"] for name in case.path_parameters}
+            case.path_parameters = {name: target.get(name.removesuffix("_id"), value) for name, value in case.path_parameters.items()}
         case.headers = {**(case.headers or {}), "jira-snapshots-api-key": key}
         _check(case.call(), "schemathesis, real ids")
 
