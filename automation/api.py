@@ -304,24 +304,30 @@ def accepted_job(job_id, job_status: str, public_id, page_id: int, coalesced: bo
     }
 
 
-def queue_with_global_key(target: CallTarget, grant: GlobalGrant, address: str | None) -> dict:
-    """Queue (or join) a snapshot of a live macro for the global key; whatever the macro's own switch says."""
+def queue_for_key(target: CallTarget, key_kind: str, key_lookup: str, address: str | None) -> dict:
+    """Queue (or join) a snapshot of the target for an accepted key, audit it, and answer its body."""
     if target.queued_job_id is not None:
         # The lookup already found the queued job: join it without another query.
         job_id, job_status, coalesced = target.queued_job_id, SnapshotJob.Status.QUEUED.value, True
     else:
-        job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.GLOBAL_KEY, key_lookup=grant.lookup_id)
+        trigger = SnapshotJob.Trigger.GLOBAL_KEY if key_kind == keys.KeyKind.GLOBAL else SnapshotJob.Trigger.AUTOMATION
+        job, coalesced = request_snapshot(target.macro(), trigger, key_lookup=key_lookup)
         job_id, job_status = job.pk, job.status
     audit.record_trigger(
         macro_id=target.macro_pk,
         page_id=target.page_id,
-        key_kind=keys.KeyKind.GLOBAL,
-        key_lookup=grant.lookup_id,
+        key_kind=key_kind,
+        key_lookup=key_lookup,
         address=address,
         job_id=job_id,
         coalesced=coalesced,
     )
     return accepted_job(job_id, job_status, target.public_id, target.page_id, coalesced)
+
+
+def queue_with_global_key(target: CallTarget, grant: GlobalGrant, address: str | None) -> dict:
+    """The global key queues a snapshot of any live macro, whatever the macro's own switch says."""
+    return queue_for_key(target, keys.KeyKind.GLOBAL, grant.lookup_id, address)
 
 
 def _check_live(target: CallTarget) -> None:
@@ -416,26 +422,11 @@ class TriggerMacroSnapshot(AutomationAPIView):
         _check_live(target)
         self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
 
-        if target.queued_job_id is not None:
-            # The lookup already found the queued job: join it without another query.
-            job_id, job_status, coalesced = target.queued_job_id, SnapshotJob.Status.QUEUED.value, True
-        else:
-            job, coalesced = request_snapshot(target.macro(), SnapshotJob.Trigger.AUTOMATION, key_lookup=grant.lookup_id)
-            job_id, job_status = job.pk, job.status
-        audit.record_trigger(
-            macro_id=target.macro_pk,
-            page_id=target.page_id,
-            key_kind=keys.KeyKind.MACRO,
-            key_lookup=grant.lookup_id,
-            address=audit.client_address(request),
-            job_id=job_id,
-            coalesced=coalesced,
-        )
+        body = queue_for_key(target, keys.KeyKind.MACRO, grant.lookup_id, audit.client_address(request))
         now = timezone.now()
         if target.last_called_at is None or (now - target.last_called_at).total_seconds() >= 60:
             # To the minute: one write a minute at most, not one per call.
             MacroAutomation.objects.filter(pk=target.automation_pk).update(last_called_at=now)
-        body = accepted_job(job_id, job_status, target.public_id, target.page_id, coalesced)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
     def post_with_global_key(self, request, macro_uuid: uuid.UUID | None, presented: keys.PresentedKey) -> Response:
