@@ -58,7 +58,7 @@ class DatabaseUnavailableMiddleware:
 # An automation key: a lowercase prefix, a 12-character lookup id and a 43-character secret
 # (automation/keys.py). The prefix and lookup id are not secret and help whoever reads the
 # log; the secret part is replaced.
-_KEY = re.compile(r"\b([a-z]{2,16}_[a-z0-9]{12}_)[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+_KEY = re.compile(r"(?<![a-z0-9])([a-z]{2,16}_[a-z0-9]{12}_)[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 _HEADER = re.compile(r"(?i)((?:jira-snapshots-api-key|HTTP_JIRA_SNAPSHOTS_API_KEY|authorization|HTTP_AUTHORIZATION)['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|basic\s+)?[^\s'\",}]+")
 
 
