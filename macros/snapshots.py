@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -65,7 +65,11 @@ def take(job_id) -> Snapshot | None:
     """Run one job to its end. Safe to call twice for the same job: one snapshot at most."""
     now = timezone.now()
     claimed = SnapshotJob.objects.filter(
-        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now), pk=job_id
+        # A run whose lease ran out (its worker died) is taken over while it has attempts
+        # left; past them the sweep fails it with its reason.
+        Q(status=Status.QUEUED)
+        | Q(status=Status.RUNNING, lease_until__lt=now, attempts__lt=settings.Q_CLUSTER["max_attempts"]),
+        pk=job_id
     ).update(
         status=Status.RUNNING,
         started_at=now,
@@ -82,6 +86,11 @@ def take(job_id) -> Snapshot | None:
         return _run(job)
     except SourceError as exc:
         _fail(job, str(exc))
+    except (OperationalError, InterfaceError):
+        # The database went away mid-snapshot (restart, failover): not the job's fault.
+        # Leave it running; its lease runs out and the sweep queues it again.
+        log.warning("snapshot job %s lost the database; it will be retried", job_id)
+        raise
     except Exception:
         log.exception("snapshot job %s failed unexpectedly", job_id)
         _fail(job, "The snapshot failed because of an internal error; the site's logs have the details.")

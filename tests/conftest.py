@@ -55,8 +55,9 @@ def start_worker(extra_env: dict | None = None, workers: int = 1) -> subprocess.
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=env,
+        # Not a pipe: nobody reads it, and a full pipe would stall a chatty worker.
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
 

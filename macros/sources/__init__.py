@@ -29,6 +29,8 @@ def _build(url: str, deployment: str, user: str, token: str) -> Source:
 
     if deployment == "auto":
         deployment = jira.detect_deployment(url)
-    if deployment == "cloud":
-        return jira.JiraCloud(url, user, token)
-    return jira.JiraDataCenter(url, user, token)
+    # Retries must end inside the job's own time limit, so that a Jira outage is reported
+    # as one ("Jira was unavailable …") rather than as a snapshot that ran out of time.
+    budget = max(5, min(120, settings.SNAPSHOT_JOB_TIMEOUT // 2))
+    source_class = jira.JiraCloud if deployment == "cloud" else jira.JiraDataCenter
+    return source_class(url, user, token, retry_budget_seconds=budget)

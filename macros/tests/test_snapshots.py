@@ -215,3 +215,30 @@ def test_the_sweep_fails_runs_nobody_will_retry_and_requeues_lost_queued_jobs(pa
     assert fresh_running.status == Status.RUNNING
     assert OrmQ.objects.count() == queued_before + 1
     assert SnapshotJob.objects.get(pk=lost.pk).status == Status.QUEUED
+
+
+def test_a_lost_database_leaves_the_job_for_a_retry_instead_of_failing_it(page_and_macro, monkeypatch):
+    from django.db import OperationalError
+
+    _, macro = page_and_macro
+    use_source(monkeypatch, StaticSource([make_issue(1)], fail_after=0, failure=OperationalError("server closed the connection")))
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    with pytest.raises(OperationalError):
+        take(job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING and job.error == ""
+
+
+def test_a_job_out_of_attempts_is_not_taken_over_again(page_and_macro, static_source, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _, macro = page_and_macro
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    SnapshotJob.objects.filter(pk=job.pk).update(
+        status=Status.RUNNING, attempts=settings.Q_CLUSTER["max_attempts"], lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert take(job.pk) is None
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING and job.attempts == settings.Q_CLUSTER["max_attempts"]
