@@ -59,17 +59,17 @@ class DiffEntry:
         """The row's other non-empty cells, ``(column name, text)``, for added and removed issues."""
         return [
             (name, text)
-            for name, text in zip(self.columns, self.cells)
+            for name, text in zip(self.columns, self.cells, strict=False)
             if text and name.lower() not in ("key", "summary") and text != self.key
         ]
 
     @property
     def summary(self) -> str:
         """The cell to read next to the key: Summary if shown, else the first non-key cell."""
-        for name, text in zip(self.columns, self.cells):
+        for name, text in zip(self.columns, self.cells, strict=False):
             if name.lower() == "summary":
                 return text
-        for name, text in zip(self.columns, self.cells):
+        for name, text in zip(self.columns, self.cells, strict=False):
             if name.lower() != "key" and text != self.key:
                 return text
         return ""

@@ -61,7 +61,7 @@ def csv_rows(snapshot: Snapshot) -> Iterator[list[str]]:
     multi = len(levels) > 1
     yield [safe_cell(n) for n in names]
     shown = [{c["id"] for c in columns} for columns in levels]
-    for level, parent_key, key, data in iter_nested(snapshot):
+    for level, parent_key, _key, data in iter_nested(snapshot):
         mine = shown[min(level, len(shown)) - 1]
         cells = [safe_cell(cell_text(data, f)) if f in mine else "" for f in ids]
         yield [str(level), parent_key, *cells] if multi else cells

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Q
 from django.http import Http404
 
-from macros.models import Page, Space, SpacePermission, SiteSettings
+from macros.models import Page, SiteSettings, Space, SpacePermission
 
 Level = SpacePermission.Level
 

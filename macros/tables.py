@@ -69,7 +69,7 @@ def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -
     columns_by_level = snapshot.columns or [[{"id": "key", "name": "Key"}]]
     columns = columns_by_level[0]
     rows = [_row(r, columns_by_level) for r in page.object_list]
-    parents = {r.position: tr for r, tr in zip(page.object_list, rows)}
+    parents = {r.position: tr for r, tr in zip(page.object_list, rows, strict=False)}
     depth = 2
     while parents and depth <= len(columns_by_level):
         children = SnapshotRow.objects.filter(

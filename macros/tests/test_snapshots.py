@@ -35,7 +35,7 @@ def test_it_stores_the_snapshot_rows_and_a_page_version(page_and_macro, people, 
 
 
 def test_it_pages_through_the_source_and_reports_progress(page_and_macro, monkeypatch):
-    page, macro = page_and_macro
+    _page, macro = page_and_macro
     source = StaticSource([make_issue(n) for n in range(1, 251)])
     use_source(monkeypatch, source)
     job = _take(macro)
@@ -45,7 +45,7 @@ def test_it_pages_through_the_source_and_reports_progress(page_and_macro, monkey
 
 
 def test_a_failed_search_keeps_the_previous_snapshot_and_stores_nothing_partial(page_and_macro, monkeypatch, static_source):
-    page, macro = page_and_macro
+    _page, macro = page_and_macro
     first = _take(macro).snapshot
     failing = StaticSource([make_issue(n) for n in range(1, 300)], fail_after=2)
     use_source(monkeypatch, failing)
@@ -131,7 +131,7 @@ def test_multi_level_macros_run_once_per_parent_with_key_replaced(space, people,
     }
     source = StaticSource(by_jql={"issuetype = Epic": parents, **children})
     use_source(monkeypatch, source)
-    page, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
+    _page, macro = publish_page_with_macro(space, people["editor"], jql="issuetype = Epic")
     macro.levels = [*macro.levels, {"jql": "parent = $key", "fields": ["key", "summary"]}]
     macro.save()
     job = _take(macro)

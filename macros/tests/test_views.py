@@ -202,7 +202,7 @@ def test_bad_jql_is_shown_in_the_configuration_and_not_saved(client, people, pag
 
 
 def test_saved_but_unpublished_changes_do_not_change_the_page(client, people, page_and_macro, static_source):
-    page, macro = page_and_macro
+    page, _macro = page_and_macro
     c = client_for(client, people["editor"])
     c.post(reverse("page_edit", args=[page.pk]), {"title": "Renamed", "body": "New body", "action": "save"})
     page.refresh_from_db()

@@ -58,7 +58,7 @@ def sprint_page(people, space, monkeypatch):
     snapshot_of(macro, monkeypatch, sprint(end, {**people_by_issue, 105: 3, 106: 1}, {109: "High", 112: "Highest"}))
     # Spread the versions over the sprint, the way they would have been taken.
     begin = timezone.now().replace(hour=9, minute=30, second=0, microsecond=0) - timedelta(days=14)
-    for version, days in zip(page.versions.order_by("number"), (0, 0, 7, 14)):
+    for version, days in zip(page.versions.order_by("number"), (0, 0, 7, 14), strict=False):
         moment = begin + timedelta(days=days, minutes=5 * version.number)
         PageVersion.objects.filter(pk=version.pk).update(created_at=moment)
         if version.snapshot_id:
