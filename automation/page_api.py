@@ -31,14 +31,14 @@ from automation.api import (
     AutomationAPIView,
     MacroAutomationDisabled,
     MethodNotAllowed,
-    MissingApiKey,
     NotFound,
     PayloadTooLarge,
     SiteAutomationDisabled,
     _Refusal,
     _uuid_or_none,
-    check_global_key,
+    check_expiry,
     queue_with_global_key,
+    valid_global_key,
 )
 from automation.calls import CallTarget, GlobalGrant
 from automation.serializers import (
@@ -48,7 +48,7 @@ from automation.serializers import (
     PageAcceptedSerializer,
 )
 from automation.service import site_automation_enabled
-from automation.throttles import AcceptedCallsThrottle
+from automation.throttles import TRIGGER_SCOPE
 from macros.models import Macro, Page
 
 MAX_TARGETS = 500
@@ -74,12 +74,20 @@ class GlobalKeyView(AutomationAPIView):
             raise SiteAutomationDisabled()
         return presented, grant
 
-    def check_key(self, request, presented: keys.PresentedKey | None, grant: GlobalGrant | None) -> GlobalGrant:
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        self.refusal.key = check_global_key(grant, presented)  # a macro key finds no grant: invalid
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+    def check_key(self, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
+                  target_found: bool = True, not_found: str = "") -> GlobalGrant:
+        """The global key, or a refusal: 404 (unknown target), 401, or the guard's 429.
+
+        A valid key is told about an unknown target without the guard; a caller without
+        one gets the same 429 for every id while the guard holds it, so published pages
+        cannot be told from other ids by probing.
+        """
+        if not valid_global_key(grant, presented):  # a macro key finds no grant: invalid
+            self.refuse_without_key(target_found, presented, not_found)
+        self.refusal.key = check_expiry(grant)
+        if not target_found:
+            raise NotFound(not_found)
+        self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         return grant
 
 
@@ -141,10 +149,8 @@ class TriggerPageSnapshots(GlobalKeyView):
     def post(self, request, page_id: str) -> Response:
         presented, grant = self.global_grant(request)
         page = _published_page(_page_id_or_none(page_id))
-        if page is None:
-            raise NotFound("There is no published page with this id.")
-        self.refusal.page_id = page.pk
-        grant = self.check_key(request, presented, grant)
+        self.refusal.page_id = page.pk if page is not None else None
+        grant = self.check_key(presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]
@@ -215,12 +221,8 @@ class TriggerSnapshots(GlobalKeyView):
     )
     def post(self, request) -> Response:
         presented, grant = self.global_grant(request)
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        self.refusal.key = check_global_key(grant, presented)
+        grant = self.check_key(presented, grant)
         pages, macros = _parse_targets(self.body)  # after the key: strangers' bodies are never parsed
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
 
         address = audit.client_address(request)
         page_ids = {p for p in (_page_id_or_none(v) for v in pages) if p is not None}
@@ -274,10 +276,13 @@ def _error(exc: exceptions.APIException) -> dict:
 
 
 def _parse_targets(body: bytes) -> tuple[list, list]:
+    """The whole body checked before anything is queued: a body refused here queues nothing."""
     if not body.strip():
         raise InvalidBody('The body is empty. Send a JSON object such as {"pages": [12], "macros": []}.', "invalid_json")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidBody("The body is nested too deeply to be a list of targets.", "invalid_json") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidBody(f"The body is not valid JSON ({exc}).", "invalid_json") from None
     if not isinstance(data, dict) or set(data) - {"pages", "macros"}:
@@ -290,10 +295,34 @@ def _parse_targets(body: bytes) -> tuple[list, list]:
         raise InvalidBody("Name at least one page or macro.")
     if count > MAX_TARGETS:
         raise InvalidBody(f"At most {MAX_TARGETS} targets per call; this one names {count}. Split it.", "too_many_targets")
-    for value in (*pages, *macros):
-        if isinstance(value, (dict, list)):
-            raise InvalidBody("Targets are page ids (numbers) and macro ids (strings), not objects or lists.")
+    for value in pages:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InvalidBody(f"Page ids are whole numbers, such as 12; {_shown(value)} is not one.")
+    for value in macros:
+        if not isinstance(value, str):
+            raise InvalidBody(f'Macro ids are strings, such as "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"; {_shown(value)} is not one.')
     return pages, macros
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which are not JSON and cannot be answered back.
+    raise _NotFinite(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotFinite(f"{text[:40]} is too large a number")
+    return value
+
+
+def _shown(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _read_body(request) -> bytes:

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from snapshots_site.env import (
     env_bool,
     env_choice,
+    env_header,
     env_int,
     env_list,
     env_rate,
@@ -217,6 +218,20 @@ if JIRA_URL and not JIRA_TOKEN:
 # --- Automation API -------------------------------------------------------------------
 AUTOMATION_THROTTLE = env_rate("AUTOMATION_THROTTLE", "120/min")
 AUTOMATION_REFUSED_THROTTLE = env_rate("AUTOMATION_REFUSED_THROTTLE", "30/min")
+# Calls that join a queued job are counted (audit, "last called") in batches this old at
+# most, per web process; 0 writes each call at once (automation.calls.CallCounts).
+AUTOMATION_COUNT_FLUSH_SECONDS = env_int("AUTOMATION_COUNT_FLUSH_SECONDS", 2, minimum=0)
+
+# --- Client addresses -----------------------------------------------------------------
+# How many proxies of our own (load balancer, ingress) stand in front of the site, each
+# adding the address it saw to CLIENT_ADDRESS_HEADER. 0: the header is ignored (a caller
+# could write anything into it) and REMOTE_ADDR is the client. Used by the automation
+# API's refused-attempts guard and by sign-in throttling (automation.audit.client_address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+CLIENT_ADDRESS_HEADER = env_header("CLIENT_ADDRESS_HEADER", "X-Forwarded-For")
+if os.environ.get("CLIENT_ADDRESS_HEADER", "").strip() and TRUSTED_PROXY_COUNT == 0:
+    raise ImproperlyConfigured("CLIENT_ADDRESS_HEADER is set but TRUSTED_PROXY_COUNT is 0: set how many proxies add to it.")
+CLIENT_ADDRESS_META = "HTTP_" + CLIENT_ADDRESS_HEADER.upper().replace("-", "_")
 AUTOMATION_MAX_BODY = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = AUTOMATION_MAX_BODY + 1
 
@@ -226,6 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
