@@ -214,3 +214,49 @@ def _relaxed_commit() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
+
+
+def record_trigger_batch(calls: dict[tuple, int], now) -> None:
+    """Count batches of coalesced calls: ``{(macro_id, page_id, key_kind, key_lookup, address, job_id): n}``.
+
+    One UPDATE for the whole batch (a batch spread over many keys would otherwise cost a
+    statement, and on PostgreSQL a round trip, per key); the rare call site that has no
+    row yet (the job was queued by another key or address) gets its own.
+    """
+    sites = list(calls.items())
+    for start in range(0, len(sites), 1000):
+        chunk = sites[start : start + 1000]
+        found = _bump_many(chunk, now)
+        for (macro_id, page_id, key_kind, key_lookup, address, job_id), n in chunk:
+            if (str(job_id), key_lookup, address) not in found:  # address: as client_address() gives it
+                record_trigger(macro_id=macro_id, page_id=page_id, key_kind=key_kind, key_lookup=key_lookup,
+                               address=address, job_id=job_id, coalesced=True, calls=n)
+
+
+def _bump_many(chunk: list[tuple[tuple, int]], now) -> set[tuple[str, str, str | None]]:
+    q = connection.ops.quote_name
+    table = q(AutomationEvent._meta.db_table)
+
+    def col(name: str) -> str:
+        return q(AutomationEvent._meta.get_field(name).column)
+
+    postgres = connection.vendor == "postgresql"
+    same_address = "IS NOT DISTINCT FROM v.addr::inet" if postgres else "IS v.addr"
+    job = "v.job::uuid" if postgres else "v.job"
+    at = connection.ops.adapt_datetimefield_value(now)
+    values, params = [], []
+    for (_, _, _, key_lookup, address, job_id), n in chunk:
+        values.append("(%s, %s, %s, %s)")
+        params += [_JOB_ID.get_db_prep_value(job_id, connection), key_lookup, address, n]
+    sql = (
+        f"WITH v(job, lookup, addr, n) AS (VALUES {', '.join(values)})"
+        f" UPDATE {table} SET {col('count')} = {col('count')} + v.n, {col('last_seen_at')} = %s FROM v"
+        f" WHERE {table}.{col('id')} = (SELECT e.{col('id')} FROM {table} e WHERE e.{col('job_id')} = {job}"
+        f" AND e.{col('kind')} = '{Kind.TRIGGERED.value}' AND e.{col('key_lookup')} = v.lookup"
+        f" AND e.{col('client_address')} {same_address} ORDER BY e.{col('id')} LIMIT 1)"
+        f" RETURNING {table}.{col('job_id')}, {table}.{col('key_lookup')}, {table}.{col('client_address')}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, at])
+        rows = cursor.fetchall()
+    return {(str(uuid.UUID(str(job_id))), key_lookup, None if address is None else str(address)) for job_id, key_lookup, address in rows}

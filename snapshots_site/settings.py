@@ -114,6 +114,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    # A health check is a SELECT 1 before each request's first query: a second round trip
+    # on the automation trigger, whose budget is one (bench/bench_trigger.py). Without it
+    # a request on a connection the server dropped fails once; the trigger's lookup
+    # reconnects and retries (automation.calls._fetch_one), other requests answer 503 and
+    # Django closes the broken connection at the end of the request.
+    _db["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", False)
 else:
     raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgres:// URL.")
 DATABASES = {"default": _db}
