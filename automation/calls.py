@@ -147,6 +147,8 @@ def _fetch_one(sql: str, params: list) -> tuple | None:
     """
     for attempt in (1, 2):
         try:
+            if connection.vendor == "postgresql":
+                return _fetch_one_prepared(sql, params)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 return cursor.fetchone()
@@ -155,6 +157,25 @@ def _fetch_one(sql: str, params: list) -> tuple | None:
                 raise
             connection.close()
     return None  # not reached
+
+
+def _fetch_one_prepared(sql: str, params: list) -> tuple | None:
+    """PostgreSQL: as a prepared statement, planned once per connection.
+
+    Django binds parameters on the client, so PostgreSQL plans every statement anew:
+    1.3 ms for this four-table lookup against 0.2 ms to run it (EXPLAIN ANALYZE), most of
+    a trigger's time. A server-side cursor with ``prepare=True`` plans it once.
+    """
+    import psycopg  # only with PostgreSQL
+
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:  # seen by DEBUG's query log and assertNumQueries, like any query
+        connection.queries_log.append({"sql": f"{sql} -- prepared, {params!r}", "time": f"{time.monotonic() - started:.3f}"})
+    return row
 
 
 def find_key(presented: keys.PresentedKey | None) -> KeyGrant | None:
@@ -375,9 +396,10 @@ class CallCounts:
             audit.record_trigger_batch(batch, timezone.now())
             batch = {}
             _write_last_called(last_called)
-        except DatabaseError:
+        except DatabaseError as exc:
             # The database is away (a restart): keep the batch for the next attempt.
-            log.warning("could not write %d counted automation calls yet; kept for the next batch", sum(batch.values()))
+            log.warning("could not write %d counted automation calls yet (%s: %s); kept for the next batch",
+                        sum(batch.values()), type(exc).__name__, exc)
             with self._lock:
                 for site, n in batch.items():
                     self._calls[site] = self._calls.get(site, 0) + n
