@@ -33,7 +33,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation import audit, calls, keys
+from automation import audit, calls, keys, waiting
 from automation.calls import CallTarget, GlobalGrant, KeyGrant
 from automation.models import GlobalKey, MacroKey
 from automation.serializers import (
@@ -196,6 +196,7 @@ class AutomationAPIView(APIView):
             raise MethodNotAllowed(request.method, self.method)
         super().initial(request, *args, **kwargs)
         _check_body_size(request)
+        self.wait = waiting.requested_wait(request._request.GET)
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -375,6 +376,14 @@ _ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="not_found: unknown or malformed id"),
     429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After): too many refused calls from this address, or too many calls with this key"),
 }
+WAIT_PARAMETER = OpenApiParameter(
+    "wait", OpenApiTypes.NUMBER, OpenApiParameter.QUERY, required=False,
+    description=(
+        "Seconds (0-60) to hold the answer until the job ends: a job that ended in time answers 200 with its "
+        "status (with `page_url` and `version_url`), otherwise the usual answer comes when the time runs out. "
+        "The site may hold it for less (its AUTOMATION_MAX_WAIT, 25 s by default). Anything else: 400 `invalid_wait`."
+    ),
+)
 _KEY_HEADER = OpenApiParameter(
     keys.HEADER, str, OpenApiParameter.HEADER, required=False,
     description="The macro's API key (`snap_…`) or the site's global key (`snapglobal_…`). `Authorization: Bearer <key>` works too.",
@@ -395,9 +404,10 @@ class TriggerMacroSnapshot(AutomationAPIView):
             "The site's global key works here too, on any macro of a published page, whether or not the "
             "macro's own automation is on; its snapshots are labelled “automation (global key)”."
         ),
-        parameters=[_KEY_HEADER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
         request=None,
         responses={
+            200: OpenApiResponse(JobStatusSerializer, description="With `?wait=`: the job ended in time; its status."),
             202: OpenApiResponse(TriggerAcceptedSerializer, description="Queued (or joined the queued job). `Location` is the status URL."),
             405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
             413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
@@ -440,7 +450,7 @@ class TriggerMacroSnapshot(AutomationAPIView):
         check_live(target)
         self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         body = queue_for_key(target, keys.KeyKind.MACRO, grant.lookup_id, audit.client_address(request))
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+        return self.accepted(body)
 
     def post_with_global_key(self, request, macro_uuid: uuid.UUID | None, presented: keys.PresentedKey) -> Response:
         """The global key works on any published macro, whatever its own automation switch says."""
@@ -459,7 +469,15 @@ class TriggerMacroSnapshot(AutomationAPIView):
             raise MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail)
         self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         body = queue_with_global_key(target, grant, audit.client_address(request))
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+        return self.accepted(body)
+
+    def accepted(self, body: dict) -> Response:
+        """202 with the job, or, with ``?wait=`` and the job ended in time, 200 with its status."""
+        headers = {"Location": body["status_url"]}
+        ended = waiting.wait_for_jobs([uuid.UUID(body["job"])], self.wait)
+        if ended is not None:
+            return Response(job_status_body(next(iter(ended.values()))), headers=headers)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class JobStatus(AutomationAPIView):
@@ -474,7 +492,7 @@ class JobStatus(AutomationAPIView):
             "joined a job someone else started), or with the global key, which reads any job. "
             "`snapshot` is set once the job succeeded; `progress` while it runs."
         ),
-        parameters=[_KEY_HEADER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
         responses={200: OpenApiResponse(JobStatusSerializer, description="The job's status."), 405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: GET`)"), **_ERRORS},
         examples=[
             OpenApiExample(
@@ -502,7 +520,7 @@ class JobStatus(AutomationAPIView):
         if not site_on:
             raise SiteAutomationDisabled()
         job = (
-            SnapshotJob.objects.select_related("macro__automation", "snapshot").filter(pk=job_uuid, macro__deleted_at__isnull=True).first()
+            SnapshotJob.objects.select_related("macro__automation", "snapshot__page_version").filter(pk=job_uuid, macro__deleted_at__isnull=True).first()
             if job_uuid is not None
             else None
         )
@@ -521,14 +539,17 @@ class JobStatus(AutomationAPIView):
         if job is None:
             raise NotFound("There is no snapshot job with this id.")
         self.check_accepted_calls(STATUS_SCOPE, grant.lookup_id)
+        if job.status not in waiting.FINISHED:
+            job = (waiting.wait_for_jobs([job.pk], self.wait) or {}).get(job.pk, job)
         return Response(job_status_body(job))
 
 
 def job_status_body(job: SnapshotJob) -> dict:
+    """The status of a job; once it has ended, also where to see the page and the version it made."""
     snapshot = getattr(job, "snapshot", None)
     if snapshot is not None and not snapshot.complete:
         snapshot = None
-    return {
+    body = {
         "job": str(job.pk),
         "status": job.status,
         "macro": str(job.macro.public_id),
@@ -538,6 +559,11 @@ def job_status_body(job: SnapshotJob) -> dict:
         "error": (job.error or None) if job.status == SnapshotJob.Status.FAILED else None,
         "progress": {"fetched": job.fetched, "expected": job.expected} if job.status == SnapshotJob.Status.RUNNING else None,
     }
+    if job.status in waiting.FINISHED:
+        version = getattr(snapshot, "page_version", None) if snapshot is not None else None
+        body["page_url"] = settings.SITE_URL + reverse("page", args=[job.macro.page_id])
+        body["version_url"] = settings.SITE_URL + version.get_absolute_url() if version is not None else None
+    return body
 
 
 def _iso(moment) -> str:

@@ -23,11 +23,12 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from automation import audit, calls, keys
+from automation import audit, calls, keys, waiting
 from automation.api import (
     _ERRORS,
     _KEY_HEADER,
     MAX_BODY,
+    WAIT_PARAMETER,
     AutomationAPIView,
     MacroAutomationDisabled,
     MethodNotAllowed,
@@ -37,6 +38,7 @@ from automation.api import (
     _Refusal,
     _uuid_or_none,
     check_expiry,
+    job_status_body,
     queue_with_global_key,
     valid_global_key,
 )
@@ -73,6 +75,15 @@ class GlobalKeyView(AutomationAPIView):
         if not site_on:
             raise SiteAutomationDisabled()
         return presented, grant
+
+    def accepted(self, body: dict, jobs: list[dict]) -> Response:
+        """202; with ``?wait=`` and every job ended in time, 200 with each job's status in its place."""
+        ended = waiting.wait_for_jobs([uuid.UUID(j["job"]) for j in jobs], self.wait)
+        if ended is None:
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        for job in jobs:
+            job.update(job_status_body(ended[uuid.UUID(job["job"])]))
+        return Response(body)
 
     def check_key(self, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
                   target_found: bool = True, not_found: str = "") -> GlobalGrant:
@@ -131,9 +142,10 @@ _PAGE_SCHEMA = dict(
         "Needs the site's global key: a macro key is refused as `invalid_api_key`. "
         "`POST /take-snapshot/<page_id>` is the same call at the path the reference product uses."
     ),
-    parameters=[_KEY_HEADER, OpenApiParameter("page_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The page's id, as in its address /pages/<id>/.")],
+    parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("page_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The page's id, as in its address /pages/<id>/.")],
     request=None,
     responses={
+        200: OpenApiResponse(PageAcceptedSerializer, description="With `?wait=`: every job ended in time; each carries its status."),
         202: OpenApiResponse(PageAcceptedSerializer, description="One job per macro on the published page."),
         405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
         413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
@@ -154,7 +166,7 @@ class TriggerPageSnapshots(GlobalKeyView):
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]
-        return Response({"page": page.pk, "jobs": jobs}, status=status.HTTP_202_ACCEPTED)
+        return self.accepted({"page": page.pk, "jobs": jobs}, jobs)
 
 
 class TakeSnapshotOfPage(TriggerPageSnapshots):
@@ -179,6 +191,7 @@ class TriggerSnapshots(GlobalKeyView):
             raise MethodNotAllowed(request.method, self.method)
         super(AutomationAPIView, self).initial(request, *args, **kwargs)
         self.body = _read_body(request)
+        self.wait = waiting.requested_wait(request._request.GET)
 
     @extend_schema(
         operation_id="trigger_snapshots",
@@ -191,9 +204,10 @@ class TriggerSnapshots(GlobalKeyView):
             "A body that is not JSON, not of this shape, or names no target (or too many) is refused with 400 "
             "(`invalid_json`, `invalid_body`, `too_many_targets`) and queues nothing."
         ),
-        parameters=[_KEY_HEADER],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER],
         request=BulkRequestSerializer,
         responses={
+            200: OpenApiResponse(BulkAcceptedSerializer, description="With `?wait=`: every job ended in time; each carries its status."),
             202: OpenApiResponse(BulkAcceptedSerializer, description="A result per target."),
             400: OpenApiResponse(ErrorSerializer, description="invalid_json, invalid_body, or too_many_targets"),
             405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
@@ -257,10 +271,8 @@ class TriggerSnapshots(GlobalKeyView):
                 else:
                     results.append(_queue(targets, macro, grant, address))
         refused = sum(1 for r in results if "error" in r)
-        return Response(
-            {"accepted": len(results) - refused, "refused": refused, "results": results},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        jobs = [job for r in results if "error" not in r for job in (r["jobs"] if "jobs" in r else [r])]
+        return self.accepted({"accepted": len(results) - refused, "refused": refused, "results": results}, jobs)
 
 
 def _queue(targets: dict[int, CallTarget], macro: Macro, grant: GlobalGrant, address: str | None) -> dict:

@@ -227,6 +227,11 @@ AUTOMATION_REFUSED_THROTTLE = env_rate("AUTOMATION_REFUSED_THROTTLE", "30/min")
 # Calls that join a queued job are counted (audit, "last called") in batches this old at
 # most, per web process; 0 writes each call at once (automation.calls.CallCounts).
 AUTOMATION_COUNT_FLUSH_SECONDS = env_int("AUTOMATION_COUNT_FLUSH_SECONDS", 2, minimum=0)
+# The longest a call with ?wait= holds its answer (and a web worker). Keep it below
+# gunicorn's WEB_TIMEOUT (30 s by default), which kills a worker whose request runs longer.
+AUTOMATION_MAX_WAIT = env_int("AUTOMATION_MAX_WAIT", 25, minimum=0)
+if AUTOMATION_MAX_WAIT > 60:
+    raise ImproperlyConfigured(f"AUTOMATION_MAX_WAIT must be at most 60 seconds (got {AUTOMATION_MAX_WAIT}).")
 
 # --- Client addresses -----------------------------------------------------------------
 # How many proxies of our own (load balancer, ingress) stand in front of the site, each
