@@ -6,6 +6,7 @@ ORM broker, the database cache and the bundled Sample source.
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_q",
+    "axes",
     "macros",
     "automation",
 ]
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "snapshots_site.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the "paused" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "snapshots_site.urls"
@@ -188,6 +192,17 @@ PASSWORD_HASHERS = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed sign-ins are throttled per user name and per client address (snapshots_site.signin).
+AUTHENTICATION_BACKENDS = [
+    "snapshots_site.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "snapshots_site.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "automation.audit.client_address"  # TRUSTED_PROXY_COUNT applies
+AXES_DISABLE_ACCESS_LOG = True  # failures are what it needs; successful sign-ins are not kept
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
