@@ -454,8 +454,7 @@ class TriggerMacroSnapshot(AutomationAPIView):
 
     def post_with_global_key(self, request, macro_uuid: uuid.UUID | None, presented: keys.PresentedKey) -> Response:
         """The global key works on any published macro, whatever its own automation switch says."""
-        grant = calls.find_global_key(presented)
-        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
+        site_on, grant = calls.find_global_key(presented)
         if not site_on:
             raise SiteAutomationDisabled()
         target = calls.find_macro_with_queued_job(macro_uuid)
@@ -515,8 +514,10 @@ class JobStatus(AutomationAPIView):
         job_uuid = _uuid_or_none(job_id)
         presented = keys.from_request(request)
         global_key = presented is not None and presented.kind == keys.KeyKind.GLOBAL
-        grant = calls.find_global_key(presented) if global_key else calls.find_key(presented)
-        site_on = grant.site_automation_enabled if global_key and grant is not None else site_automation_enabled()
+        if global_key:
+            site_on, grant = calls.find_global_key(presented)
+        else:
+            site_on, grant = site_automation_enabled(), calls.find_key(presented)
         if not site_on:
             raise SiteAutomationDisabled()
         job = (

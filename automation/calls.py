@@ -46,10 +46,6 @@ class CallTarget:
     last_called_at: datetime | None = None
     queued_job_id: uuid.UUID | None = None
 
-    @property
-    def automation_live(self) -> bool:
-        return self.automation_enabled and self.live_since is not None and self.published and not self.deleted
-
     def macro(self) -> Macro:
         """A reference for foreign keys and ``request_snapshot`` (not a full instance)."""
         return Macro(pk=self.macro_pk, public_id=self.public_id, page_id=self.page_id)
@@ -192,14 +188,13 @@ def find_key(presented: keys.PresentedKey | None) -> KeyGrant | None:
 
 @dataclass(frozen=True)
 class GlobalGrant:
-    """The active global key a request named (not yet checked), and the site switch."""
+    """The active global key a request named (not yet checked)."""
 
     kind: ClassVar[str] = keys.KeyKind.GLOBAL
     pk: int
     lookup_id: str
     hash: str
     expires_at: datetime
-    site_automation_enabled: bool
 
     def __repr__(self) -> str:
         return f"GlobalGrant(lookup_id={self.lookup_id!r})"
@@ -208,33 +203,26 @@ class GlobalGrant:
 _global_sql: str | None = None
 
 
-def find_global_key(presented: keys.PresentedKey | None) -> GlobalGrant | None:
-    """The active global key a request presented, by its unique lookup id, with the site switch.
+def find_global_key(presented: keys.PresentedKey | None) -> tuple[bool, GlobalGrant | None]:
+    """The site switch, and the active global key a request presented (by its unique lookup id).
 
-    Macro keys and global keys differ by prefix, so a macro key never costs this query.
+    One query whatever was presented (no key, a macro key, an unknown or a real lookup
+    id), anchored like ``find_macro_call``'s, so refusals cost alike.
     """
     global _global_sql
-    if presented is None or presented.kind != keys.KeyKind.GLOBAL:
-        return None
+    lookup = presented.lookup_id if presented is not None and presented.kind == keys.KeyKind.GLOBAL else None
     if _global_sql is None:
         q = connection.ops.quote_name
         table, site = q(GlobalKey._meta.db_table), q(SiteSettings._meta.db_table)
         _global_sql = (
-            "SELECT g.id, g.hash, g.expires_at,"
-            f" (SELECT s.automation_enabled FROM {site} s WHERE s.id = 1)"
-            f" FROM {table} g WHERE g.lookup_id = %s AND g.revoked_at IS NULL"
+            f"SELECT (SELECT s.automation_enabled FROM {site} s WHERE s.id = 1), g.id, g.hash, g.expires_at"
+            f" FROM (SELECT 1 AS one) anchor LEFT OUTER JOIN {table} g ON g.lookup_id = %s AND g.revoked_at IS NULL"
         )
-    row = _fetch_one(_global_sql, [presented.lookup_id])
-    if row is None:
-        return None
-    key_pk, key_hash, expires_at, site_on = row
-    return GlobalGrant(
-        pk=key_pk,
-        lookup_id=presented.lookup_id,
-        hash=key_hash,
-        expires_at=_aware(expires_at),
-        site_automation_enabled=True if site_on is None else bool(site_on),
-    )
+    site_on, key_pk, key_hash, expires_at = _fetch_one(_global_sql, [lookup])
+    site_on = True if site_on is None else bool(site_on)
+    if key_pk is None:
+        return site_on, None
+    return site_on, GlobalGrant(pk=key_pk, lookup_id=lookup, hash=key_hash, expires_at=_aware(expires_at))
 
 
 _macro_sql: str | None = None

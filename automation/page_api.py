@@ -49,7 +49,6 @@ from automation.serializers import (
     ErrorSerializer,
     PageAcceptedSerializer,
 )
-from automation.service import site_automation_enabled
 from automation.throttles import TRIGGER_SCOPE
 from macros.models import Macro, Page
 
@@ -70,8 +69,7 @@ class GlobalKeyView(AutomationAPIView):
 
     def global_grant(self, request) -> tuple[keys.PresentedKey | None, GlobalGrant | None]:
         presented = keys.from_request(request)
-        grant = calls.find_global_key(presented)
-        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
+        site_on, grant = calls.find_global_key(presented)
         if not site_on:
             raise SiteAutomationDisabled()
         return presented, grant
@@ -85,7 +83,7 @@ class GlobalKeyView(AutomationAPIView):
             job.update(job_status_body(ended[uuid.UUID(job["job"])]))
         return Response(body)
 
-    def check_key(self, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
+    def check_key(self, request, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
                   target_found: bool = True, not_found: str = "") -> GlobalGrant:
         """The global key, or a refusal: 404 (unknown target), 401, or the guard's 429.
 
@@ -162,7 +160,7 @@ class TriggerPageSnapshots(GlobalKeyView):
         presented, grant = self.global_grant(request)
         page = _published_page(_page_id_or_none(page_id))
         self.refusal.page_id = page.pk if page is not None else None
-        grant = self.check_key(presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
+        grant = self.check_key(request, presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]
@@ -235,7 +233,7 @@ class TriggerSnapshots(GlobalKeyView):
     )
     def post(self, request) -> Response:
         presented, grant = self.global_grant(request)
-        grant = self.check_key(presented, grant)
+        grant = self.check_key(request, presented, grant)
         pages, macros = _parse_targets(self.body)  # after the key: strangers' bodies are never parsed
 
         address = audit.client_address(request)
