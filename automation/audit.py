@@ -223,7 +223,9 @@ def record_trigger_batch(calls: dict[tuple, int], now) -> None:
     statement, and on PostgreSQL a round trip, per key); the rare call site that has no
     row yet (the job was queued by another key or address) gets its own.
     """
-    sites = list(calls.items())
+    # In one order everywhere: two processes writing overlapping batches then lock the
+    # rows in the same order instead of deadlocking (PostgreSQL aborts one of them).
+    sites = sorted(calls.items(), key=lambda item: (str(item[0][5]), item[0][3], item[0][4] or ""))
     for start in range(0, len(sites), 1000):
         chunk = sites[start : start + 1000]
         found = _bump_many(chunk, now)
