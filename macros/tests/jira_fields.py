@@ -389,3 +389,62 @@ def expected_text(*, cloud: bool) -> dict[str, str]:
 
 
 RAW_MARKERS = ("{'", '{"', "[{", "com.atlassian", "<null>", "None")
+
+
+# --------------------------------------------------------------------------------------
+# Many issues that differ, for the stand-in Jiras (a realistic table in the browser)
+
+_SUMMARIES = [
+    "Checkout button does nothing on Safari", "Add Apple Pay to checkout", "Search results ignore stock level",
+    "Password reset email goes to spam", "Dark mode for the account page", "Slow product page on 3G",
+    "Translate the footer into German", "Coupon codes are case sensitive", "Show delivery date on the basket",
+]
+_STATUSES = [("To Do", "new", "10000"), ("In Progress", "indeterminate", "3"), ("In Review", "indeterminate", "10004"), ("Done", "done", "10002")]
+_PRIORITIES = [("Highest", "1"), ("High", "2"), ("Medium", "3"), ("Low", "4")]
+_PEOPLE = [("jdoe", "Jane Doe"), ("omar", "Omar Haddad"), ("lee", "Lee Park"), ("sofia", "Sofia Rossi")]
+_POINTS = [1, 2, 3, 5, 8, 13, None]
+_REGIONS = [("EMEA", "Germany"), ("EMEA", "France"), ("APAC", "Japan"), ("AMER", None)]
+
+
+def varied_fields(n: int, *, cloud: bool = True) -> dict:
+    """``rich_fields`` with values that change from issue to issue, the way a real project's do."""
+    fields = rich_fields(n, cloud=cloud)
+    name, category, status_id = _STATUSES[n % len(_STATUSES)]
+    priority, priority_id = _PRIORITIES[n % len(_PRIORITIES)]
+    login, display = _PEOPLE[n % len(_PEOPLE)]
+    estimate = 3600 * (2 + (n * 5) % 30)
+    spent = 0 if category == "new" else min(estimate, 3600 * ((n * 3) % 20))
+    region, country = _REGIONS[n % len(_REGIONS)]
+    fields.update(
+        summary=_SUMMARIES[n % len(_SUMMARIES)],
+        status=_status(name, category, status_id),
+        priority={"self": "…", "iconUrl": "…", "name": priority, "id": priority_id},
+        assignee=_person(login, display, cloud) if n % 5 else None,
+        resolution={"self": "…", "id": "10000", "name": "Done"} if category == "done" else None,
+        timeoriginalestimate=estimate,
+        timeestimate=estimate - spent,
+        timespent=spent or None,
+        timetracking={
+            "originalEstimate": "", "originalEstimateSeconds": estimate,
+            "remainingEstimateSeconds": estimate - spent, **({"timeSpentSeconds": spent} if spent else {}),
+        },
+        progress={"progress": spent, "total": estimate, "percent": round(100 * spent / estimate)},
+        votes={"self": "…", "votes": n % 4, "hasVoted": False},
+        watches={"self": "…", "watchCount": 1 + n % 3, "isWatching": False},
+        labels=[["safari", "checkout"], ["payments"], [], ["search", "stock"]][n % 4],
+        customfield_10016=_POINTS[n % len(_POINTS)],
+        customfield_10020=(CLOUD_SPRINTS if cloud else DC_SPRINTS)[: 1 + n % 2],
+        customfield_10031={"value": region, "id": "1", **({"child": {"value": country, "id": "2"}} if country else {})},
+    )
+    if n % 3:
+        fields["issuelinks"] = fields["issuelinks"][: n % 3]
+    else:
+        fields["issuelinks"] = []
+    return fields
+
+
+def only_fields(fields: dict, wanted: list[str] | None) -> dict:
+    """What Jira sends for ``fields=[...]``: the named ones (all for ``*all``/``*navigable``/none)."""
+    if not wanted or any(w in ("*all", "*navigable") for w in wanted):
+        return fields
+    return {name: fields[name] for name in wanted if name in fields}

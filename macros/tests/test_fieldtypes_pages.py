@@ -18,7 +18,6 @@ from macros.snapshots import request_snapshot, take
 from macros.sources.jira import JiraCloud, JiraDataCenter
 from macros.tests import jira_stub as stub
 from macros.tests.jira_fields import FIELD_LIST, RAW_MARKERS, expected_text, rich_issue
-from macros.tests.jira_stub import CLOUD_COUNT, CLOUD_SEARCH, DC_SEARCH, Handler, json_response
 
 FIELDS = ["key", *(f["id"] for f in FIELD_LIST)]
 OPTIONS = {"timeout": (2, 5), "retry_budget_seconds": 5, "max_retries": 1, "backoff_factor": 0.01}
@@ -40,22 +39,6 @@ def empty_issue(cloud: bool) -> dict:
     return issue
 
 
-class Search(Handler):
-    """Answers each JQL with its issues, in the form of the deployment."""
-
-    def __init__(self, cloud: bool):
-        super().__init__()
-        self.cloud = cloud
-        child = rich_issue(3, cloud=cloud, project="SUB")
-        self.by_jql = {TOP: [rich_issue(1, cloud=cloud), empty_issue(cloud)], "parent = WEB-101": [child]}
-
-    def answer(self, request, body, index):
-        issues = self.by_jql.get(body.get("jql"), [])
-        if self.cloud:
-            return json_response({"issues": issues, "isLast": True})
-        return json_response({"startAt": 0, "maxResults": 50, "total": len(issues), "issues": issues})
-
-
 @pytest.fixture(scope="module")
 def running():
     server = stub.start_server()
@@ -69,15 +52,10 @@ def jira(request, running, monkeypatch, settings):
     settings.TIME_ZONE = "UTC"
     running.clear()
     cloud = request.param
-    if cloud:
-        running.expect_request(CLOUD_SEARCH, method="POST").respond_with_handler(Search(True))
-        running.expect_request(CLOUD_COUNT, method="POST").respond_with_handler(lambda r: json_response({"count": 2}))
-        running.expect_request("/rest/api/3/field", method="GET").respond_with_json(FIELD_LIST)
-        source = JiraCloud(stub.base_url(running), stub.USER, stub.TOKEN, **OPTIONS)
-    else:
-        running.expect_request(DC_SEARCH, method="POST").respond_with_handler(Search(False))
-        running.expect_request("/rest/api/2/field", method="GET").respond_with_json(FIELD_LIST)
-        source = JiraDataCenter(stub.base_url(running), "", stub.TOKEN, **OPTIONS)
+    by_jql = {TOP: [rich_issue(1, cloud=cloud), empty_issue(cloud)], "parent = WEB-101": [rich_issue(3, cloud=cloud, project="SUB")]}
+    stub.serve_field_types(running, cloud=cloud, by_jql=by_jql)
+    kind = JiraCloud if cloud else JiraDataCenter
+    source = kind(stub.base_url(running), stub.USER if cloud else "", stub.TOKEN, **OPTIONS)
     use_source(monkeypatch, source)
     yield cloud
     running.clear()
