@@ -5,6 +5,7 @@ from macros import history, site_admin, space_admin, views
 urlpatterns = [
     path("site-admin/jira/", site_admin.jira_connection, name="jira_connection"),
     path("site-admin/jira/test", site_admin.jira_test_connection, name="jira_test_connection"),
+    path("site-admin/jira/fields", site_admin.jira_refresh_fields, name="jira_refresh_fields"),
     path("site-admin/jira/same-site", site_admin.jira_same_site, name="jira_same_site"),
     path("", views.home, name="home"),
     path("spaces/<slug:key>/", views.space, name="space"),

@@ -83,6 +83,9 @@ class Source:
         """Every field an editor can choose as a column."""
         raise NotImplementedError
 
+    def forget_fields(self) -> None:
+        """Drop any field list held in memory, so the next ``fields()`` asks the source."""
+
     def myself(self) -> Identity:
         """Who the configured credentials are; raises ``SourceError`` with the precise failure."""
         raise NotImplementedError
