@@ -553,7 +553,7 @@ class Comments(Renderer):
             body = body[: self.LATEST_CHARS - 1].rstrip() + "…"
         author = User().text(latest.get("author") or latest.get("updateAuthor"))
         latest_text = f"{author}: {body}" if author else body
-        return f"{label}; latest, {latest_text}" if latest_text else label
+        return f"{label} · {latest_text}" if latest_text else label
 
     def sort_key(self, value: Any) -> tuple:
         count = self.number(value)

@@ -359,7 +359,7 @@ def expected_text(*, cloud: bool) -> dict[str, str]:
         "aggregateprogress": "60%",
         "votes": "3",
         "watches": "2",
-        "comment": "2 comments; latest, Lee Park: Fixed in 2.4, please retest.",
+        "comment": "2 comments · Lee Park: Fixed in 2.4, please retest.",
         "attachment": "safari-console.png, har-export.har",
         "issuelinks": "blocks WEB-12 · relates to WEB-9",
         "subtasks": "WEB-21 Reproduce on Safari 17 · WEB-22 Patch the cookie flags",
