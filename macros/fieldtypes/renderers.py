@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from html import escape as _html_escape
 from typing import Any
 from urllib.parse import quote
@@ -149,7 +150,8 @@ def java_attributes(body: str) -> dict[str, str]:
 class Text(Renderer):
     def text(self, value: Any) -> str:
         if isinstance(value, str):
-            return value
+            # Old Data Center plugins put Java objects' toString into string fields.
+            return value if not _JAVA_TOSTRING.match(value) else _readable_string(value)
         return readable_text(value)
 
 
@@ -201,8 +203,10 @@ class DateTime(Renderer):
     def sort_key(self, value: Any) -> tuple:
         moment = formats.parse_datetime(value)
         if moment is None:
-            return Date().sort_key(value)
-        return (0, moment.timestamp() if moment.tzinfo else moment.isoformat())
+            return Date().sort_key(value)  # a bare date sorts as its midnight
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return (0, moment.strftime("%Y-%m-%dT%H:%M:%S.%f"))
 
 
 class IssueKey(Renderer):
@@ -267,8 +271,10 @@ _PRIORITY_NAMES = {"blocker": 0, "highest": 1, "critical": 1, "high": 2, "major"
 
 class Priority(Named):
     def sort_key(self, value: Any) -> tuple:
-        if is_empty(value) or not isinstance(value, dict):
-            return _text_key(self.text(value)) if not is_empty(value) else EMPTY_KEY
+        if is_empty(value):
+            return EMPTY_KEY
+        if not isinstance(value, dict):
+            return (0, 99, self.text(value).casefold())
         rank = _PRIORITY_NAMES.get(str(value.get("name", "")).casefold())
         if rank is None:
             # Jira numbers its default priorities 1 (Highest) … 5 (Lowest).
