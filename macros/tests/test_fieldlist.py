@@ -131,3 +131,10 @@ def test_the_scheduled_task_refreshes_the_copy(db, jira):
     jira.fields.append(NEW_FIELD)
     assert refresh_jira_fields() == f"{len(FIELD_LIST) + 2} fields"
     assert len(jira.seen) == 2
+
+
+def test_the_connection_screen_names_each_custom_fields_type(client, people, jira):
+    client.force_login(people["site_admin"])
+    body = client.get(reverse("jira_connection")).content.decode()
+    assert "<td>Sprint</td><td><code>customfield_10020</code></td><td>array of json (gh-sprint)</td>" in body
+    assert "<td>Region</td><td><code>customfield_10031</code></td><td>option-with-child (cascadingselect)</td>" in body
