@@ -76,6 +76,10 @@ class Renderer:
     def number(self, value: Any) -> float | None:
         return None
 
+    def total_text(self, total: float) -> str:
+        """A sum of ``number`` values (a totals row, a chart's axis) written the way the cells are."""
+        return formats.number_text(total)
+
 
 class Readable(Renderer):
     """Anything of an unknown type: the most readable plain text found in it."""
@@ -185,6 +189,9 @@ class Duration(Number):
 
     def text(self, value: Any) -> str:
         return formats.duration_text(value)
+
+    def total_text(self, total: float) -> str:
+        return formats.duration_text(total)
 
 
 class Date(Renderer):

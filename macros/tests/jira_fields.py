@@ -436,6 +436,8 @@ def varied_fields(n: int, *, cloud: bool = True) -> dict:
         customfield_10020=(CLOUD_SPRINTS if cloud else DC_SPRINTS)[: 1 + n % 2],
         customfield_10031={"value": region, "id": "1", **({"child": {"value": country, "id": "2"}} if country else {})},
     )
+    comments = fields["comment"]["comments"][: n % 3]
+    fields["comment"] = {**fields["comment"], "comments": comments, "total": len(comments), "maxResults": len(comments)}
     if n % 3:
         fields["issuelinks"] = fields["issuelinks"][: n % 3]
     else:

@@ -105,6 +105,9 @@ def test_numbers_durations_and_counts_feed_totals():
     assert number("votes") == 3 and number("watches") == 2 and number("comment") == 2
     assert number("attachment") == 2 and number("progress") == 60
     assert number("summary") is None and not renderer_for(by_id["summary"]).summable
+    assert renderer_for(by_id["timespent"]).total_text(36000 + 21600) == "2d"
+    assert renderer_for(by_id["customfield_10035"]).total_text(1234.5 * 2) == "2,469"
+    assert renderer_for(by_id["votes"]).total_text(7.0) == "7"
 
 
 def test_sorting_is_natural_with_empty_values_last():
