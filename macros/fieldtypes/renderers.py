@@ -638,3 +638,50 @@ class Sprint(Renderer):
         latest = sprints[-1]
         sprint_id = str(latest.get("id", ""))
         return (0, int(sprint_id) if sprint_id.isdigit() else 0, self.text(value).casefold())
+
+
+class ServiceLevel(Renderer):
+    """Jira Service Management SLA: the time left in the running cycle (``-1h`` once breached),
+    or whether the last finished cycle met its goal."""
+
+    def _cycle(self, value: Any) -> tuple[dict, bool] | None:
+        if not isinstance(value, dict):
+            return None
+        if isinstance(value.get("ongoingCycle"), dict):
+            return value["ongoingCycle"], True
+        done = [c for c in value.get("completedCycles") or [] if isinstance(c, dict)]
+        return (done[-1], False) if done else None
+
+    def text(self, value: Any) -> str:
+        found = self._cycle(value)
+        if found is None:
+            return "" if isinstance(value, dict) or is_empty(value) else readable_text(value)
+        cycle, running = found
+        if not running:
+            return "Breached" if cycle.get("breached") else "Met"
+        left = str((cycle.get("remainingTime") or {}).get("friendly") or "")
+        notes = [note for note, flag in (("breached", cycle.get("breached")), ("paused", cycle.get("paused"))) if flag]
+        return f"{left} ({', '.join(notes)})" if notes and left else left or ", ".join(notes).capitalize()
+
+    def number(self, value: Any) -> float | None:
+        found = self._cycle(value)
+        if found is None or not found[1]:
+            return None
+        millis = formats.to_number((found[0].get("remainingTime") or {}).get("millis"))
+        return None if millis is None else millis / 1000
+
+    def sort_key(self, value: Any) -> tuple:
+        seconds = self.number(value)
+        if seconds is not None:
+            return (0, 0, seconds, "")
+        text = self.text(value)
+        return (0, 1, 0.0, text.casefold()) if text else EMPTY_KEY
+
+
+class RequestType(Renderer):
+    """Jira Service Management's customer request type: its name."""
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, dict) and isinstance(value.get("requestType"), dict):
+            return str(value["requestType"].get("name") or "")
+        return readable_text(value)
