@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
+from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _run(job: SnapshotJob) -> Snapshot | None:
     source = get_source()
     check_same_site(source)
     started = time.monotonic()
-    levels = [dict(level) for level in macro.levels]
+    levels = [dict(level) for level in (job.levels or macro.levels)]  # job.levels: a snapshot on save of a draft
     if not levels:
         raise SourceError("This macro has no query; configure it first.")
     names = field_names(source)
@@ -167,6 +168,7 @@ class _RowWriter:
         self.level_counts: Counter[int] = Counter()
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
+        self.indexer = RowIndexer(snapshot)  # issue 11: what filtering and sorting read
 
     def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
         calls = 0
@@ -193,6 +195,7 @@ class _RowWriter:
                     self.categories[_status_category(issue)] += 1
                 self.level_positions.setdefault(depth, []).append((self.position, key))
             SnapshotRow.objects.bulk_create(rows)
+            self.indexer.write(rows)
             expected = page.expected if depth == 1 else None
             SnapshotJob.objects.filter(pk=self.job.pk).update(
                 fetched=self.position,

@@ -1,19 +1,319 @@
-"""A snapshot as a paged table: level-1 rows per page, deeper levels nested under them."""
+"""A snapshot as the table a report shows: filtered, sorted, grouped, totalled and paged.
+
+Everything a reader can change (filter, sort, page, which levels are open) lives in the
+URL, namespaced by the macro's id so several macros on one page keep their own state.
+Filtering and sorting run in the database over ``SnapshotRowIndex`` — one narrow row per
+issue with its shown text and an order-preserving sort key per field — written while the
+snapshot is taken (``RowIndexer``), so a 50,000-issue snapshot never has its issue JSON
+read to answer a filter or a sort: only the rows of the page on screen are.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.db.models import CharField, Count, F, FloatField, Min, Q, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Collate
 
-from macros.models import Snapshot, SnapshotRow
+from macros.models import Snapshot, SnapshotRow, SnapshotRowIndex, TableDefaults
 from macros.rendering import cell_text, status_category_key
+
+MAX_FILTER_LENGTH = 200
+MAX_FILTER_WORDS = 8
+MAX_PAGE_SIZE = 500
+MAX_OPEN_TOGGLES = 200
+DEFAULT_EMPTY_CELL = "—"
+WIDTHS = ("narrow", "auto", "wide")
+
+
+# --------------------------------------------------------------------------------------
+# Field values: the one place that turns an issue's field into text, a sort key, a number.
+
+
+def field_text(issue: dict, field_id: str, date_format: str = "") -> str:
+    """The text a cell shows (and a filter searches) for one field of one issue."""
+    if date_format and field_id != "key":
+        value = (issue.get("fields") or {}).get(field_id)
+        moment = _moment(value) if isinstance(value, str) else None
+        if moment is not None:
+            return moment.strftime(date_format if len(value) > 10 else _date_only(date_format))
+    return cell_text(issue, field_id)
+
+
+def field_number(issue: dict, field_id: str) -> float | None:
+    """The value totals add up, or None for anything that is not a number."""
+    value = (issue.get("fields") or {}).get(field_id)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def field_sort_key(issue: dict, field_id: str, text: str) -> str | None:
+    """A string whose byte order is the field's natural order; None when the cell is empty.
+
+    Numbers sort as numbers, dates as dates (UTC), statuses by Jira's category order
+    (To Do, In Progress, Done) then name, priorities by Jira's id order (Highest first),
+    issue keys by project then number, and other text case-blind with numbers inside it
+    compared as numbers ("Sprint 9" before "Sprint 10").
+    """
+    if field_id == "key":
+        project, _, number = text.partition("-")
+        return _encode((project.casefold(), int(number) if number.isdigit() else 0, text.casefold()))
+    value = (issue.get("fields") or {}).get(field_id)
+    if value is None or value == "" or value == []:
+        return None
+    return _encode(_natural(value, text))
+
+
+_CATEGORY_ORDER = {"new": 1, "indeterminate": 2, "done": 3}
+
+
+def _natural(value, text: str) -> tuple:
+    if isinstance(value, bool):
+        return (int(value),)
+    if isinstance(value, (int, float)):
+        return (float(value),)
+    if isinstance(value, str):
+        moment = _moment(value)
+        if moment is not None:
+            return (moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if moment.tzinfo else moment.strftime("%Y-%m-%d"),)
+        return (_natural_text(text),)
+    if isinstance(value, dict):
+        category = (value.get("statusCategory") or {}).get("key")
+        if category:  # a status
+            return (_CATEGORY_ORDER.get(category, 4), _natural_text(text))
+        if "self" in value and "/priority/" in str(value.get("self")) and str(value.get("id", "")).isdigit():
+            return (int(value["id"]), _natural_text(text))
+    return (_natural_text(text),)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _natural_text(text: str) -> str:
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _DIGITS.sub(lambda m: m.group().lstrip("0").rjust(12, "0")[-12:], text.casefold())
+
+
+def _encode(parts: tuple) -> str:
+    """Order-preserving text for a tuple of numbers and strings (compared byte by byte)."""
+    out = []
+    for part in parts:
+        if isinstance(part, (int, float)):
+            bits = struct.unpack(">Q", struct.pack(">d", float(part)))[0]
+            bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
+            out.append(f"1{bits:016x}")
+        else:
+            out.append("2" + str(part).replace("\x00", ""))
+    return "\x01".join(out)
+
+
+def _moment(value: str) -> datetime | None:
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            return None
+    if len(value) < 19 or value[4] != "-" or value[10] != "T":
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+
+
+def _date_only(date_format: str) -> str:
+    return date_format.replace(" %H:%M", "").replace("%H:%M", "").strip() or "%Y-%m-%d"
+
+
+# --------------------------------------------------------------------------------------
+# The index, written while a snapshot is taken.
+
+
+class RowIndexer:
+    """Writes one ``SnapshotRowIndex`` per ``SnapshotRow`` as the rows are stored.
+
+    The snapshot writer calls ``write(rows)`` after each page of rows; the cost is a
+    few string operations per shown cell and one more bulk insert of narrow rows.
+    """
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.columns_by_level = [[c["id"] for c in level] for level in (snapshot.columns or [])] or [["key"]]
+        self.date_format = TableDefaults.load().date_format
+        self.roots: dict[int, int] = {}  # position -> level-1 ancestor, for rows that may have children
+
+    def write(self, rows: Iterable[SnapshotRow]) -> None:
+        SnapshotRowIndex.objects.bulk_create([self.index_row(r.position, r.level, r.parent_position, r.data) for r in rows], batch_size=1000)
+
+    def index_row(self, position: int, level: int, parent: int | None, issue: dict) -> SnapshotRowIndex:
+        fields = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
+        texts, keys, numbers = [], {}, {}
+        for field_id in fields:
+            text = field_text(issue, field_id, self.date_format)
+            if text:
+                texts.append(text)
+            key = field_sort_key(issue, field_id, text)
+            if key is not None:
+                keys[field_id] = key
+            number = field_number(issue, field_id) if field_id != "key" else None
+            if number is not None:
+                numbers[field_id] = number
+        root = position if level == 1 or parent is None else self.roots.get(parent, parent)
+        if level < len(self.columns_by_level):
+            self.roots[position] = root
+        key_text = issue.get("key", "")
+        return SnapshotRowIndex(
+            snapshot_id=self.snapshot.pk,
+            position=position,
+            level=level,
+            parent_position=parent,
+            root_position=root,
+            search_text="\n".join([key_text, *texts]).lower(),
+            sort_keys=keys,
+            numbers=numbers,
+        )
+
+
+def ensure_index(snapshot: Snapshot) -> None:
+    """Index a snapshot taken before the index existed (the backfill), once."""
+    if snapshot.issue_count == 0 and not snapshot.counts.get("levels"):
+        return
+    if SnapshotRowIndex.objects.filter(snapshot=snapshot).exists():
+        return
+    indexer = RowIndexer(snapshot)
+    with transaction.atomic():
+        batch = []
+        for row in SnapshotRow.objects.filter(snapshot=snapshot).order_by("position").iterator(chunk_size=1000):
+            batch.append(indexer.index_row(row.position, row.level, row.parent_position, row.data))
+            if len(batch) >= 1000:
+                SnapshotRowIndex.objects.bulk_create(batch)
+                batch = []
+        SnapshotRowIndex.objects.bulk_create(batch)
+
+
+# --------------------------------------------------------------------------------------
+# What the reader asked for (the URL) and what the editor set (the Display tab).
+
+
+@dataclass
+class Sort:
+    field: str
+    descending: bool = False
+
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.field
+
+
+@dataclass
+class TableState:
+    """A reader's view of one macro's table, read from and written to the page's URL."""
+
+    prefix: str  # the macro's pk: several macros on a page keep their own parameters
+    query: str = ""
+    sort: Sort | None = None
+    page: int = 1
+    collapsed: bool = False  # deeper levels closed by default
+    toggled: frozenset[int] = frozenset()  # parents opened (when collapsed) or closed
+    params: Mapping[str, str] = field(default_factory=dict)  # the whole query string
+    messages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str], prefix: str) -> TableState:
+        state = cls(prefix=prefix, params={k: params.get(k) for k in params})
+        query = " ".join((params.get(f"q{prefix}") or "").split())
+        if len(query) > MAX_FILTER_LENGTH:
+            state.messages.append(f"The filter is limited to {MAX_FILTER_LENGTH} characters; the rest was left out.")
+            query = query[:MAX_FILTER_LENGTH].strip()
+        state.query = query
+        raw_sort = (params.get(f"s{prefix}") or "").strip()
+        if raw_sort:
+            state.sort = Sort(raw_sort.lstrip("-"), raw_sort.startswith("-"))
+        try:
+            state.page = max(1, int(params.get(f"p{prefix}") or 1))
+        except (TypeError, ValueError):
+            state.page = 1
+        state.collapsed = params.get(f"x{prefix}") == "none"
+        toggled = set()
+        for part in (params.get(f"o{prefix}") or "").split(",")[:MAX_OPEN_TOGGLES]:
+            if part.strip().isdigit():
+                toggled.add(int(part))
+        state.toggled = frozenset(toggled)
+        return state
+
+    def words(self) -> list[str]:
+        return self.query.lower().split()[:MAX_FILTER_WORDS]
+
+    def url(self, **changes) -> str:
+        """This page's address with this table's state changed (None removes a parameter)."""
+        values = dict(self.params)
+        for name, value in changes.items():
+            key = f"{name}{self.prefix}"
+            if value in (None, "") or (name == "p" and value == 1):
+                values.pop(key, None)
+            else:
+                values[key] = str(value)
+        return "?" + urlencode(values) if values else "?"
+
+    def hidden_inputs(self) -> list[tuple[str, str]]:
+        """Everything the filter form must carry along: other macros' state, this sort."""
+        own = {f"q{self.prefix}", f"p{self.prefix}"}
+        return [(k, v) for k, v in self.params.items() if k not in own and v is not None]
+
+    def is_open(self, position: int) -> bool:
+        return (position in self.toggled) == self.collapsed
+
+    def toggle_url(self, position: int) -> str:
+        toggled = set(self.toggled) ^ {position}
+        return self.url(o=",".join(str(p) for p in sorted(toggled)) or None)
+
+
+def display_options(display: dict | None) -> dict:
+    """A macro's display settings with every key present (older macros lack the new ones)."""
+    display = dict(display or {})
+    display.setdefault("page_size", 25)
+    display.setdefault("sort_by", [])
+    display.setdefault("group_by", "")
+    display.setdefault("show_totals", False)
+    display.setdefault("empty_cell_text", DEFAULT_EMPTY_CELL)
+    display.setdefault("empty_level_text", "")
+    display.setdefault("columns", {})
+    return display
+
+
+def new_macro_display() -> dict:
+    """What a new macro's Display tab starts from: the site's formatting defaults."""
+    defaults = TableDefaults.load()
+    return {
+        "page_size": defaults.page_size,
+        "show_count": True,
+        "empty_cell_text": defaults.empty_cell_text,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# The table.
 
 
 @dataclass
 class Cell:
     field: str
     text: str
+    empty: bool = False
+    column: Column | None = None
 
 
 @dataclass
@@ -22,19 +322,68 @@ class TableRow:
     level: int
     cells: list[Cell]
     category: str
+    position: int = 0
     children: list[TableRow] = field(default_factory=list)
     heading: bool = False  # a sub-heading naming a deeper level's own columns
+    child_count: int = 0  # children hidden because the reader closed this parent
+    is_open: bool = True
+    toggle_url: str = ""
+    empty_level: str = ""  # shown when this parent has no children in the level below
+    group: str | None = None  # the group's key, when the table is grouped
+    group_index: int = 0  # the group's number on the page (rows a group heading folds)
+
+
+@dataclass
+class Column:
+    field: str
+    name: str
+    nowrap: bool = False
+    width: str = "auto"
+    aria_sort: str = "none"
+    sort_url: str = ""
+    next_direction: str = "ascending"
+
+    @property
+    def id(self) -> str:  # the shape older templates and exports read: {"id", "name"}
+        return self.field
+
+
+@dataclass
+class Group:
+    key: str | None
+    label: str
+    count: int
+    totals: list[str] = field(default_factory=list)
+    index: int = 0
+
+
+@dataclass
+class TableItem:
+    """One line of the body: a group heading, a group's totals, or a row."""
+
+    kind: str  # "group" | "row"
+    group: Group | None = None
+    row: TableRow | None = None
 
 
 @dataclass
 class Table:
     snapshot: Snapshot
-    columns: list[dict]
+    columns: list[Column]
     rows: list[TableRow]
     page_number: int
     num_pages: int
-    total: int
+    total: int  # level-1 issues in the snapshot
     columns_by_level: list[list[dict]] = field(default_factory=list)
+    matched: int | None = None  # level-1 issues the filter kept (None: no filter)
+    state: TableState | None = None
+    groups: dict[str | None, Group] = field(default_factory=dict)
+    group_by: str = ""
+    group_name: str = ""
+    totals: list[str] | None = None
+    messages: list[str] = field(default_factory=list)
+    items: list[TableItem] = field(default_factory=list)
+    collapsible: bool = False
 
     @property
     def has_previous(self) -> bool:
@@ -43,6 +392,33 @@ class Table:
     @property
     def has_next(self) -> bool:
         return self.page_number < self.num_pages
+
+    @property
+    def shown(self) -> int:
+        return self.total if self.matched is None else self.matched
+
+    def page_url(self, number: int) -> str:
+        return self.state.url(p=number) if self.state else f"?p{self.snapshot.macro_id}={number}"
+
+    @property
+    def previous_url(self) -> str:
+        return self.page_url(self.page_number - 1)
+
+    @property
+    def next_url(self) -> str:
+        return self.page_url(self.page_number + 1)
+
+    @property
+    def expand_all_url(self) -> str:
+        return self.state.url(x=None, o=None) if self.state else ""
+
+    @property
+    def collapse_all_url(self) -> str:
+        return self.state.url(x="none", o=None) if self.state else ""
+
+    @property
+    def clear_filter_url(self) -> str:
+        return self.state.url(q=None, p=None) if self.state else ""
 
     def flat_rows(self) -> list[TableRow]:
         out: list[TableRow] = []
@@ -53,43 +429,295 @@ class Table:
                 if row.children:
                     level = row.children[0].level
                     columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
-                    out.append(TableRow("", level, [Cell(c["id"], c["name"]) for c in columns], "", heading=True))
+                    out.append(TableRow("", level, [Cell(c["id"], c["name"]) for c in columns], "", heading=True, group=row.group))
                     walk(row.children)
+                elif row.empty_level:
+                    out.append(TableRow("", row.level + 1, [Cell("", row.empty_level, empty=True)], "", empty_level=row.empty_level, group=row.group))
 
         walk(self.rows)
         return out
 
+    def body(self) -> list[TableItem]:
+        """Rows with a heading wherever the group changes (grouped tables)."""
+        items: list[TableItem] = []
+        current = object()
+        for row in self.flat_rows():
+            group = self.groups.get(row.group) if self.group_by else None
+            if group is not None and row.level == 1 and not row.heading and row.group != current:
+                current = row.group
+                items.append(TableItem("group", group=group))
+            row.group_index = group.index if group is not None else 0
+            items.append(TableItem("row", row=row))
+        return items
 
-def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -> Table:
-    """One page of the table; a query per level, whatever the snapshot's size."""
-    level1 = snapshot.rows.filter(level=1).order_by("position").only("position", "issue_key", "data", "level")
-    paginator = Paginator(level1, max(1, page_size), allow_empty_first_page=True)
-    paginator.count = snapshot.issue_count  # the snapshot knows its size: skip a COUNT(*)
-    page = paginator.get_page(page_number)
+
+def build_table(
+    snapshot: Snapshot,
+    page_number: int = 1,
+    page_size: int = 25,
+    *,
+    display: dict | None = None,
+    state: TableState | None = None,
+) -> Table:
+    """One page of the table: a handful of queries, whatever the snapshot's size."""
+    display = display_options(display if display is not None else {"page_size": page_size})
+    state = state or TableState(prefix="", page=page_number)
+    messages = list(state.messages)
     columns_by_level = snapshot.columns or [[{"id": "key", "name": "Key"}]]
-    columns = columns_by_level[0]
-    rows = [_row(r, columns_by_level) for r in page.object_list]
-    parents = {r.position: tr for r, tr in zip(page.object_list, rows, strict=False)}
-    depth = 2
-    while parents and depth <= len(columns_by_level):
-        children = SnapshotRow.objects.filter(
-            snapshot=snapshot, level=depth, parent_position__in=list(parents)
-        ).order_by("position")
-        next_parents = {}
-        for child in children:
-            table_row = _row(child, columns_by_level)
-            parents[child.parent_position].children.append(table_row)
-            next_parents[child.position] = table_row
-        parents = next_parents
-        depth += 1
-    return Table(snapshot, columns, rows, page.number, paginator.num_pages, snapshot.issue_count, columns_by_level)
+    level1 = [c["id"] for c in columns_by_level[0]]
+    names = {c["id"]: c["name"] for level in columns_by_level for c in level}
+    size = min(MAX_PAGE_SIZE, max(1, _int(display.get("page_size"), 25)))
+    empty_text = display.get("empty_cell_text", DEFAULT_EMPTY_CELL)
+    date_format = TableDefaults.load().date_format
 
+    sorts = _sorts(state, display, level1, names, messages)
+    group_by = display.get("group_by") or ""
+    if group_by and group_by not in level1:
+        messages.append(f"This snapshot has no column “{group_by}” to group by; the table is shown ungrouped.")
+        group_by = ""
 
-def _row(row: SnapshotRow, columns_by_level: list[list[dict]]) -> TableRow:
-    columns = columns_by_level[min(row.level, len(columns_by_level)) - 1]
-    return TableRow(
-        key=row.issue_key,
-        level=row.level,
-        cells=[Cell(c["id"], cell_text(row.data, c["id"])) for c in columns],
-        category=status_category_key(row.data),
+    ensure_index(snapshot)
+    roots = SnapshotRowIndex.objects.filter(snapshot=snapshot, level=1)
+    words = state.words()
+    matched = None
+    if words:
+        matching = SnapshotRowIndex.objects.filter(snapshot=snapshot)
+        for word in words:
+            matching = matching.filter(search_text__contains=word)
+        roots = roots.filter(position__in=Subquery(matching.values("root_position")))
+        matched = roots.count()
+    count = snapshot.issue_count if matched is None else matched
+    num_pages = max(1, math.ceil(count / size))
+    if state.page > num_pages:
+        if count:
+            messages.append(f"There is no page {state.page}; this is the last page, {num_pages}.")
+        state.page = num_pages
+
+    ordering = []
+    if group_by:
+        ordering.append(_key_expr(group_by).asc(nulls_last=True))
+    for sort in sorts:
+        expression = _key_expr(sort.field)
+        ordering.append(expression.desc(nulls_last=True) if sort.descending else expression.asc(nulls_last=True))
+    ordering.append(F("position").asc())
+    offset = (state.page - 1) * size
+    page_rows = list(
+        roots.annotate(group_key=_key_expr(group_by) if group_by else _null())
+        .order_by(*ordering)
+        .values_list("position", "group_key")[offset : offset + size]
     )
+    positions = [p for p, _ in page_rows]
+    group_of = {p: g for p, g in page_rows}
+    data = {r.position: r for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=positions).only("position", "issue_key", "data", "level")}
+
+    options = display.get("columns") or {}
+    columns = [_column(c, options.get(c["id"]) or {}, state, sorts) for c in columns_by_level[0]]
+    column_of = {c.field: c for c in columns}
+    rows = []
+    for position in positions:
+        if position in data:
+            row = _row(data[position], columns_by_level, empty_text, date_format, column_of)
+            row.group = group_of[position]
+            rows.append(row)
+    table = Table(
+        snapshot,
+        columns,
+        rows,
+        state.page,
+        num_pages,
+        snapshot.issue_count,
+        columns_by_level,
+        matched=matched,
+        state=state if state.prefix else None,
+        group_by=group_by,
+        group_name=names.get(group_by, group_by),
+        messages=messages,
+    )
+    if len(columns_by_level) > 1:
+        _add_children(table, snapshot, rows, sorts, words, state, display, empty_text, date_format, column_of)
+    if group_by and rows:
+        table.groups = _groups(snapshot, roots, group_by, table.group_name, {g for _, g in page_rows}, level1, display, date_format)
+    if display.get("show_totals"):
+        table.totals = _totals(roots, level1)
+    return table
+
+
+def _sorts(state: TableState, display: dict, fields: list[str], names: dict, messages: list[str]) -> list[Sort]:
+    if state.sort is not None:
+        if state.sort.field in fields:
+            return [state.sort]
+        messages.append(f"There is no column “{state.sort.field[:60]}” to sort by; the table is in its saved order.")
+        state.sort = None
+    saved = []
+    for item in display.get("sort_by") or []:
+        if isinstance(item, dict) and item.get("field") in fields:
+            saved.append(Sort(item["field"], bool(item.get("desc"))))
+    return saved
+
+
+def _column(column: dict, options: dict, state: TableState, sorts: list[Sort]) -> Column:
+    width = options.get("width") if options.get("width") in WIDTHS else "auto"
+    result = Column(column["id"], options.get("heading") or column["name"], bool(options.get("nowrap")), width)
+    current = sorts[0] if sorts and sorts[0].field == column["id"] else None
+    if current is not None:
+        result.aria_sort = "descending" if current.descending else "ascending"
+    # First click ascending, second the other way round.
+    descending = current is not None and not current.descending
+    result.next_direction = "descending" if descending else "ascending"
+    if state.prefix:
+        result.sort_url = state.url(s=("-" if descending else "") + column["id"], p=None)
+    return result
+
+
+def _key_expr(field_id: str):
+    expression = KeyTextTransform(field_id, "sort_keys")
+    # Sort keys are built to compare byte by byte; a language collation would reorder them.
+    if connection.vendor == "postgresql":
+        return Collate(expression, "C")
+    # Plain text, so comparisons with Python strings are not read as JSON (SQLite).
+    return Cast(expression, TextField())
+
+
+def _null() -> Value:
+    return Value(None, output_field=CharField())
+
+
+def _row(row: SnapshotRow, columns_by_level: list[list[dict]], empty_text: str, date_format: str, column_of: dict) -> TableRow:
+    columns = columns_by_level[min(row.level, len(columns_by_level)) - 1]
+    cells = []
+    for c in columns:
+        text = field_text(row.data, c["id"], date_format)
+        cells.append(Cell(c["id"], text or empty_text, empty=not text, column=column_of.get(c["id"])))
+    return TableRow(key=row.issue_key, level=row.level, cells=cells, category=status_category_key(row.data), position=row.position)
+
+
+def _add_children(table, snapshot, rows, sorts, words, state, display, empty_text, date_format, column_of) -> None:
+    """Deeper levels under the page's rows: sorted like level 1, filtered to the matches."""
+    depth_count = len(table.columns_by_level)
+    visible: set[int] | None = None
+    if words:
+        visible = _visible_under(snapshot, [r.position for r in rows], words)
+    table.collapsible = True
+    empty_level = display.get("empty_level_text") or ""
+    parents = {r.position: r for r in rows}
+    depth = 2
+    while parents and depth <= depth_count:
+        found = list(SnapshotRow.objects.filter(snapshot=snapshot, level=depth, parent_position__in=list(parents)).only("position", "issue_key", "data", "level", "parent_position"))
+        if visible is not None:
+            found = [c for c in found if c.position in visible]
+        keys = {}
+        if sorts and found:
+            keys = dict(SnapshotRowIndex.objects.filter(snapshot=snapshot, position__in=[c.position for c in found]).values_list("position", "sort_keys"))
+        found.sort(key=lambda c: _python_order(keys.get(c.position) or {}, sorts, c.position))
+        next_parents = {}
+        for child in found:
+            parent = parents[child.parent_position]
+            table_row = _row(child, table.columns_by_level, empty_text, date_format, column_of)
+            table_row.group = parent.group
+            parent.child_count += 1
+            if parent.is_open:
+                parent.children.append(table_row)
+                next_parents[child.position] = table_row
+        for parent in parents.values():
+            parent.is_open = state.is_open(parent.position) and parent.is_open
+            if not parent.is_open:
+                parent.children = []
+            if parent.child_count == 0 and empty_level and visible is None:
+                parent.empty_level = empty_level
+            if table.state:
+                parent.toggle_url = state.toggle_url(parent.position)
+        parents = {p: r for p, r in next_parents.items() if r.is_open}
+        depth += 1
+
+
+def _python_order(keys: dict, sorts: list[Sort], position: int) -> tuple:
+    parts = []
+    for sort in sorts:
+        key = keys.get(sort.field)
+        if key is None:
+            parts.append((1, ""))  # empties last, whichever the direction
+        elif sort.descending:
+            parts.append((0, _Reversed(key)))
+        else:
+            parts.append((0, key))
+    parts.append((0, position))
+    return tuple(parts)
+
+
+class _Reversed:
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.value > other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.value == other.value
+
+
+def _visible_under(snapshot: Snapshot, roots: list[int], words: list[str]) -> set[int]:
+    """Rows under these roots a filter keeps: matches, their ancestors, their descendants."""
+    tree = list(SnapshotRowIndex.objects.filter(snapshot=snapshot, root_position__in=roots).values_list("position", "parent_position", "search_text"))
+    parent_of = {p: parent for p, parent, _ in tree}
+    children: dict[int, list[int]] = {}
+    for p, parent, _ in tree:
+        if parent is not None:
+            children.setdefault(parent, []).append(p)
+    matches = [p for p, _, text in tree if all(w in text for w in words)]
+    visible: set[int] = set()
+    for p in matches:
+        up = p
+        while up is not None and up not in visible:
+            visible.add(up)
+            up = parent_of.get(up)
+        stack = list(children.get(p, []))
+        while stack:
+            q = stack.pop()
+            if q not in visible:
+                visible.add(q)
+                stack.extend(children.get(q, []))
+    return visible
+
+
+def _groups(snapshot, roots: QuerySet, group_by: str, name: str, shown: set, fields: list[str], display: dict, date_format: str) -> dict:
+    """Count (and totals) of each group on the page, over the whole filtered snapshot."""
+    aggregates = {"count": Count("pk"), "first": Min("position")}
+    if display.get("show_totals"):
+        aggregates.update({f"sum_{i}": _sum(f) for i, f in enumerate(fields) if f != "key"})
+    keyed = roots.annotate(group_key=_key_expr(group_by)).values("group_key").annotate(**aggregates).order_by()
+    named = Q(group_key__in=[g for g in shown if g is not None])
+    keyed = keyed.filter(named | Q(group_key__isnull=True) if None in shown else named)
+    results = list(keyed)
+    firsts = {r["first"]: r for r in results}
+    sample = {r.position: r.data for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=list(firsts)).only("position", "data")}
+    groups = {}
+    for index, result in enumerate(sorted(results, key=lambda r: (r["group_key"] is None, r["group_key"] or "")), start=1):
+        key = result["group_key"]
+        label = field_text(sample.get(result["first"], {}), group_by, date_format) if key is not None else ""
+        totals = [_total_text(result.get(f"sum_{i}")) for i in range(len(fields))] if display.get("show_totals") else []
+        groups[key] = Group(key, label or f"No {name.lower()}", result["count"], totals, index=index)
+    return groups
+
+
+def _sum(field_id: str) -> Sum:
+    return Sum(Cast(KeyTextTransform(field_id, "numbers"), FloatField()))
+
+
+def _totals(roots: QuerySet, fields: list[str]) -> list[str]:
+    sums = roots.aggregate(**{f"sum_{i}": _sum(f) for i, f in enumerate(fields) if f != "key"})
+    return [_total_text(sums.get(f"sum_{i}")) for i in range(len(fields))]
+
+
+def _total_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

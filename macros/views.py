@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
+from macros import space_switch
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -18,7 +19,7 @@ from macros.permissions import can_admin_space, can_edit, can_take_snapshot, pag
 from macros.rendering import render_body
 from macros.snapshots import field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
-from macros.tables import build_table
+from macros.tables import TableState, build_table
 
 
 @login_required
@@ -59,18 +60,33 @@ def page_new(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "macros/page_new.html", {"space": space, "form": form})
 
 
-def _macro_block_context(request: HttpRequest, page: Page, macro: Macro, page_number: int = 1) -> dict:
-    snapshot = macro.latest_snapshot()
-    table = build_table(snapshot, page_number, macro.display.get("page_size", 25)) if snapshot else None
-    job = macro.jobs.order_by("-created_at").first()
+def _macro_block_context(request: HttpRequest, page: Page, macro: Macro) -> dict:
+    """A macro as the page shows it; filter, sort, page and open levels come from the URL."""
+    space_on = page.space.snapshots_enabled
+    snapshot = macro.latest_snapshot() if space_on else None
+    state = TableState.from_query(_table_params(request, macro), str(macro.pk))
+    table = build_table(snapshot, display=macro.display, state=state) if snapshot else None
+    job = macro.jobs.order_by("-created_at").first() if space_on else None
     return {
         "page": page,
         "macro": macro,
         "snapshot": snapshot,
         "table": table,
+        "state": state,
         "job": job,
-        "can_snapshot": can_take_snapshot(request.user, page.space),
+        "space_off": not space_on,
+        "can_snapshot": space_on and can_take_snapshot(request.user, page.space),
     }
+
+
+def _table_params(request: HttpRequest, macro: Macro) -> dict:
+    """The query string; on the macro's own URL, ``?p=2`` also means page 2 of its table."""
+    params = request.GET.dict()
+    if request.resolver_match and request.resolver_match.url_name == "macro_block":
+        for name in ("q", "s", "p", "x", "o"):
+            if name in params:
+                params.setdefault(f"{name}{macro.pk}", params.pop(name))
+    return params
 
 
 @login_required
@@ -78,10 +94,7 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
     page = page_for(request.user, page_id)
     if not page.is_published and not can_edit(request.user, page.space):
         raise Http404("This page has not been published yet.")
-    blocks = []
-    for macro in page.live_macros():
-        number = _int(request.GET.get(f"p{macro.pk}"), 1)
-        blocks.append(_macro_block_context(request, page, macro, number))
+    blocks = [_macro_block_context(request, page, macro) for macro in page.live_macros()]
     return render(
         request,
         "macros/page.html",
@@ -92,6 +105,7 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
             "can_edit": can_edit(request.user, page.space),
             "has_draft": page_service.has_unpublished_changes(page),
             "version": page.current_version,
+            "space_off": not page.space.snapshots_enabled,
         },
     )
 
@@ -102,8 +116,7 @@ def macro_block(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     """The rendered macro (table, who took it, job progress), for live updates and paging."""
     page = page_for(request.user, page_id)
     macro = get_object_or_404(page.live_macros(), public_id=macro_id)
-    context = _macro_block_context(request, page, macro, _int(request.GET.get("p"), 1))
-    return render(request, "macros/_macro_block.html", context)
+    return render(request, "macros/_macro_block.html", _macro_block_context(request, page, macro))
 
 
 @login_required
@@ -135,6 +148,8 @@ def page_live(request: HttpRequest, page_id: int) -> JsonResponse:
 def take_snapshot(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     page = page_for(request.user, page_id, need="snapshot")
     macro = get_object_or_404(page.live_macros(), public_id=macro_id)
+    if not page.space.snapshots_enabled:
+        raise PermissionDenied(space_switch.SPACE_OFF_SENTENCE)
     job, coalesced = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=request.user)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"job": str(job.pk), "status": job.status, "coalesced": coalesced}, status=202)
