@@ -202,6 +202,7 @@ class _RowWriter:
                 expected=expected if expected is not None else F("expected"),
                 lease_until=timezone.now() + SnapshotJob.lease_length(),
             )
+        self.indexer.flush()
         return calls
 
 
