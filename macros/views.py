@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
-from macros import space_switch
+from macros import space_switch, table_views
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -190,6 +190,7 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved to the draft. Publish to make it live.")
         return redirect("page_edit", page.pk)
+    macros = page_service.draft_macros(draft)
     return render(
         request,
         "macros/page_edit.html",
@@ -197,8 +198,9 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
             "page": page,
             "draft": draft,
             "form": form,
-            "macros": page_service.draft_macros(draft),
+            "macros": macros,
             "has_changes": page_service.has_unpublished_changes(page),
+            "snapshot_offer": table_views.snapshot_offer(request, macros),
         },
     )
 
@@ -237,6 +239,7 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
             if action == "save" and not preview["errors"]:
                 page_service.save_macro_draft(macro, {**config, "title": form.cleaned_data["title"], "levels": levels})
                 messages.success(request, "Macro saved to the draft. Publish the page to make it live.")
+                table_views.after_query_saved(request, macro, changed=levels != config.get("levels") or macro.latest_snapshot() is None)
                 return redirect("page_edit", page.pk)
     elif request.GET.get("preview"):
         preview = _preview(source, config["levels"][0])
@@ -258,11 +261,15 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
 
 @login_required
 def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    """The Display tab: rows per page, saved order, grouping, totals, placeholders, columns."""
     page, macro = _editable_macro(request, page_id, macro_id)
     config = macro.draft_config()
-    form = DisplayForm(request.POST or None, initial=config.get("display", {}))
+    display = config.get("display") or {}
+    columns = _column_names(macro, config)
+    form = DisplayForm(request.POST or None, display=display, columns=columns)
     if request.method == "POST" and form.is_valid():
-        page_service.save_macro_draft(macro, {**config, "display": form.cleaned_data})
+        # Keys another tab or app keeps in the display settings (a chart, say) stay as they are.
+        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display()}})
         messages.success(request, "Display options saved to the draft.")
         return redirect("page_edit", page.pk)
     return render(
@@ -270,6 +277,21 @@ def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
         "macros/macro_display.html",
         {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
     )
+
+
+def _column_names(macro: Macro, config: dict) -> list[tuple[str, str]]:
+    """Level 1's fields with their names: from the last snapshot, else the source, else the id."""
+    fields = ((config.get("levels") or [{}])[0]).get("fields") or []
+    names: dict[str, str] = {"key": "Key"}
+    snapshot = macro.latest_snapshot()
+    if snapshot is not None:
+        names.update({c["id"]: c["name"] for level in snapshot.columns for c in level})
+    if any(f not in names for f in fields):
+        try:
+            names = {**field_names(get_source()), **names}
+        except SourceError:
+            pass
+    return [(f, names.get(f, f)) for f in fields]
 
 
 def _preview(source, level: dict) -> dict:
