@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.urls import reverse
 
 from conftest import StaticSource, make_issue, publish_page_with_macro, use_source
 from macros.models import SnapshotJob, SnapshotRowIndex
@@ -126,3 +127,89 @@ def test_a_snapshot_taken_before_the_index_is_indexed_when_first_shown(big):
     table = build_table(snapshot, display={"page_size": 5}, state=TableState(prefix="1", query="needle"))
     assert [r.key for r in table.rows] == ["WEB-47"]
     assert SnapshotRowIndex.objects.filter(snapshot=snapshot).count() == 60
+
+
+# --- several levels ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def nested(monkeypatch, space, people):
+    """Three epics, each with stories (WEB-1xx under WEB-1, …); WEB-3 has none."""
+    epics = [make_issue(n, summary=f"Epic {n}") for n in (1, 2, 3)]
+    stories = {
+        "parent = WEB-1": [make_issue(n, summary=f"Story {n}", customfield_10016=n % 7) for n in (105, 101, 110, 103)],
+        "parent = WEB-2": [make_issue(n, summary=f"Story {n} {'needle' if n == 202 else ''}", customfield_10016=1) for n in (203, 202, 201)],
+    }
+    use_source(monkeypatch, StaticSource(epics, by_jql={"project = WEB": epics, **stories, "parent = WEB-3": []}))
+    page, macro = publish_page_with_macro(space, people["editor"], fields=["key", "summary"])
+    macro.levels = [{"jql": "project = WEB", "fields": ["key", "summary"]}, {"jql": "parent = $key", "fields": ["key", "summary", "customfield_10016"]}]
+    macro.display = {"page_size": 25, "empty_level_text": "No stories"}
+    macro.save()
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
+    take(job.pk)
+    return page, macro
+
+
+def _tree(table) -> list[tuple[int, str]]:
+    return [(r.level, r.key or r.empty_level) for r in table.flat_rows() if not r.heading]
+
+
+def test_a_sort_orders_each_level_and_keeps_children_under_their_parent(nested):
+    _, macro = nested
+    snapshot = macro.latest_snapshot()
+    table = build_table(snapshot, display=macro.display, state=TableState.from_query({f"s{macro.pk}": "-key"}, str(macro.pk)))
+    assert _tree(table) == [
+        (1, "WEB-3"), (2, "No stories"),
+        (1, "WEB-2"), (2, "WEB-203"), (2, "WEB-202"), (2, "WEB-201"),
+        (1, "WEB-1"), (2, "WEB-110"), (2, "WEB-105"), (2, "WEB-103"), (2, "WEB-101"),
+    ]
+
+
+def test_a_filter_matching_a_child_shows_it_under_its_parent(nested):
+    _, macro = nested
+    table = build_table(macro.latest_snapshot(), display=macro.display, state=TableState.from_query({f"q{macro.pk}": "needle"}, str(macro.pk)))
+    assert table.matched == 1
+    assert _tree(table) == [(1, "WEB-2"), (2, "WEB-202")]
+    table = build_table(macro.latest_snapshot(), display=macro.display, state=TableState.from_query({f"q{macro.pk}": "epic 1"}, str(macro.pk)))
+    assert [k for _, k in _tree(table)] == ["WEB-1", "WEB-105", "WEB-101", "WEB-110", "WEB-103"], "a matching parent keeps its children, in Jira's order"
+
+
+def test_deeper_levels_close_and_open_all_or_one_parent(client, people, nested):
+    page, macro = nested
+    client.force_login(people["viewer"])
+    m = macro.pk
+    closed = client.get(page.get_absolute_url(), {f"x{m}": "none"}).content.decode()
+    assert "WEB-101" not in closed and "(4 below)" in closed and "Expand all levels" in closed
+    snapshot = macro.latest_snapshot()
+    first = snapshot.rows.get(issue_key="WEB-1").position
+    one = client.get(page.get_absolute_url(), {f"x{m}": "none", f"o{m}": str(first)}).content.decode()
+    assert "WEB-101" in one and "WEB-201" not in one
+    opened = client.get(page.get_absolute_url()).content.decode()
+    assert "WEB-101" in opened and "WEB-201" in opened and "No stories" in opened
+    assert client.get(page.get_absolute_url(), {f"o{m}": "x,,-1," + "9" * 50}).status_code == 200
+
+
+def test_the_macro_block_url_answers_the_same_state_for_live_updates(client, people, big):
+    page, macro = big
+    client.force_login(people["viewer"])
+    url = reverse("macro_block", args=[page.pk, macro.public_id])
+    html = client.get(url, {f"q{macro.pk}": "needle", f"s{macro.pk}": "-key"}).content.decode()
+    assert html.startswith("<section") and _keys(html) == ["WEB-47"]
+    assert 'value="-key"' in html, "the filter form carries the sort along"
+
+
+def test_the_backfill_command_indexes_old_snapshots_once(big):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _, macro = big
+    snapshot = macro.latest_snapshot()
+    SnapshotRowIndex.objects.filter(snapshot=snapshot).delete()
+    out = StringIO()
+    call_command("index_tables", stdout=out)
+    assert f"snapshot {snapshot.pk}: 60 issue(s) indexed" in out.getvalue()
+    assert SnapshotRowIndex.objects.filter(snapshot=snapshot).count() == 60
+    out = StringIO()
+    call_command("index_tables", stdout=out)
+    assert "0 snapshot(s) indexed" in out.getvalue()
