@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.db import connection, transaction
-from django.db.models import CharField, Count, F, FloatField, Min, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models import CharField, Count, F, FloatField, Min, QuerySet, Subquery, Sum, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Collate
 
@@ -576,16 +576,10 @@ def build_table(
     if group_by:
         groups, totals, count = _groups(snapshot, roots, group_by, names.get(group_by, group_by), summable, date_format)
         matched = count if words else None
-    elif summable or words:
+    elif summable:
         found = roots.aggregate(count=Count("pk"), **{f"sum_{i}": _sum(f) for i, f in enumerate(summable)})
         matched = found["count"] if words else None
         totals = {f: found[f"sum_{i}"] for i, f in enumerate(summable)}
-    count = snapshot.issue_count if matched is None else matched
-    num_pages = max(1, math.ceil(count / size))
-    if state.page > num_pages:
-        if count:
-            messages.append(f"There is no page {state.page}; this is the last page, {num_pages}.")
-        state.page = num_pages
 
     ordering = []
     if group_by:
@@ -594,12 +588,17 @@ def build_table(
         expression = _key_expr(sort.field)
         ordering.append(expression.desc(nulls_last=True) if sort.descending else expression.asc(nulls_last=True))
     ordering.append(F("position").asc())
-    offset = (state.page - 1) * size
-    page_rows = list(
-        roots.annotate(group_key=_key_expr(group_by) if group_by else _null())
-        .order_by(*ordering)
-        .values_list("position", "group_key")[offset : offset + size]
-    )
+    count_with_page = bool(words) and matched is None  # filtered: the page query counts too (one scan)
+    page_rows, counted = _page(roots, ordering, group_by, state.page, size, count_with_page)
+    if count_with_page:
+        matched = counted if page_rows or state.page == 1 else roots.count()
+    count = snapshot.issue_count if matched is None else matched
+    num_pages = max(1, math.ceil(count / size))
+    if state.page > num_pages:
+        if count:
+            messages.append(f"There is no page {state.page}; this is the last page, {num_pages}.")
+        state.page = num_pages
+        page_rows, _ = _page(roots, ordering, group_by, state.page, size, False)
     positions = [p for p, _ in page_rows]
     group_of = {p: g for p, g in page_rows}
     data = {r.position: r for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=positions).only("position", "issue_key", "data", "level")}
@@ -635,6 +634,28 @@ def build_table(
         for group in groups.values():
             group.totals = [_total_text(group.sums.get(f)) for f in level1]
     return table
+
+
+def _page(roots: QuerySet, ordering: list, group_by: str, number: int, size: int, count: bool) -> tuple[list[tuple], int]:
+    """``[(position, group key)]`` of one page, and with ``count`` how many rows match in all.
+
+    The count rides along as a window over the same scan, so a filter reads the index once.
+    """
+    rows = roots.annotate(group_key=_key_expr(group_by) if group_by else _null())
+    fields = ["position", "group_key"]
+    if count:
+        rows = rows.annotate(full_count=Window(Count("pk")))
+        fields.append("full_count")
+    offset = (number - 1) * size
+    query = rows.order_by(*ordering).values_list(*fields)[offset : offset + size]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A deep page of a sort keeps up to 50,000 short keys: sort them in memory, not on disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '32MB'")
+        found = list(query)
+    total = found[0][2] if count and found else 0
+    return [(r[0], r[1]) for r in found], total
 
 
 def _sorts(state: TableState, display: dict, fields: list[str], names: dict, messages: list[str]) -> list[Sort]:
