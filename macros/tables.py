@@ -32,6 +32,7 @@ MAX_FILTER_LENGTH = 200
 MAX_FILTER_WORDS = 8
 MAX_PAGE_SIZE = 500
 MAX_OPEN_TOGGLES = 200
+MAX_PAGE_NUMBER = 1_000_000
 MAX_GROUP_LABELS = 500  # groups named from a row of theirs; past that the label is its sort key
 DEFAULT_EMPTY_CELL = "—"
 WIDTHS = ("narrow", "auto", "wide")
@@ -312,16 +313,16 @@ class TableState:
     @classmethod
     def from_query(cls, params: Mapping[str, str], prefix: str) -> TableState:
         state = cls(prefix=prefix, params={k: params.get(k) for k in params})
-        query = " ".join((params.get(f"q{prefix}") or "").split())
+        query = " ".join((params.get(f"q{prefix}") or "").replace("\x00", "").split())
         if len(query) > MAX_FILTER_LENGTH:
             state.messages.append(f"The filter is limited to {MAX_FILTER_LENGTH} characters; the rest was left out.")
             query = query[:MAX_FILTER_LENGTH].strip()
         state.query = query
-        raw_sort = (params.get(f"s{prefix}") or "").strip()
-        if raw_sort:
+        raw_sort = (params.get(f"s{prefix}") or "").replace("\x00", "").strip()
+        if raw_sort.lstrip("-"):
             state.sort = Sort(raw_sort.lstrip("-"), raw_sort.startswith("-"))
         try:
-            state.page = max(1, int(params.get(f"p{prefix}") or 1))
+            state.page = min(MAX_PAGE_NUMBER, max(1, int(params.get(f"p{prefix}") or 1)))
         except (TypeError, ValueError):
             state.page = 1
         state.collapsed = params.get(f"x{prefix}") == "none"
@@ -589,16 +590,21 @@ def build_table(
         ordering.append(expression.desc(nulls_last=True) if sort.descending else expression.asc(nulls_last=True))
     ordering.append(F("position").asc())
     count_with_page = bool(words) and matched is None  # filtered: the page query counts too (one scan)
+    wanted = state.page
+    if not count_with_page:
+        count = snapshot.issue_count if matched is None else matched
+        state.page = min(state.page, max(1, math.ceil(count / size)))
     page_rows, counted = _page(roots, ordering, group_by, state.page, size, count_with_page)
     if count_with_page:
         matched = counted if page_rows or state.page == 1 else roots.count()
     count = snapshot.issue_count if matched is None else matched
     num_pages = max(1, math.ceil(count / size))
-    if state.page > num_pages:
+    if wanted > num_pages:
         if count:
-            messages.append(f"There is no page {state.page}; this is the last page, {num_pages}.")
-        state.page = num_pages
-        page_rows, _ = _page(roots, ordering, group_by, state.page, size, False)
+            messages.append(f"There is no page {wanted}; this is the last page, {num_pages}.")
+        if state.page != num_pages:
+            state.page = num_pages
+            page_rows, _ = _page(roots, ordering, group_by, state.page, size, False)
     positions = [p for p, _ in page_rows]
     group_of = {p: g for p, g in page_rows}
     data = {r.position: r for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=positions).only("position", "issue_key", "data", "level")}

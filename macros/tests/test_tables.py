@@ -98,6 +98,8 @@ def test_bad_input_gets_a_message_or_a_default_never_a_500(client, people, big):
     response = _get(client, people["viewer"], page, **{f"p{m}": "999"})
     assert "There is no page 999; this is the last page, 3." in response.content.decode()
     assert _get(client, people["viewer"], page, **{f"p{m}": "abc"}).status_code == 200
+    odd = _get(client, people["viewer"], page, **{f"q{m}": "50%_\x00 off", f"s{m}": "-", f"p{m}": "9" * 30, f"x{m}": "?", f"o{m}": "1,a"})
+    assert odd.status_code == 200 and "No issue matches “50%_ off”" in odd.content.decode()
 
 
 def test_grouping_counts_and_totals_cover_the_whole_snapshot(big):
