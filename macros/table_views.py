@@ -96,7 +96,8 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 def after_query_saved(request: HttpRequest, macro: Macro, changed: bool) -> None:
     """What saving a changed query does, by the person's setting: take a snapshot, offer one, or nothing."""
     page = macro.page
-    if not changed or not page.space.snapshots_enabled or not can_take_snapshot(request.user, page.space):
+    # A macro not on the published page yet gets its first snapshot once it is published.
+    if not changed or macro.published_at is None or not page.space.snapshots_enabled or not can_take_snapshot(request.user, page.space):
         return
     choice = UserSettings.of(request.user).snapshot_on_save
     if choice == UserSettings.SnapshotOnSave.YES:

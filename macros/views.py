@@ -239,7 +239,7 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
             if action == "save" and not preview["errors"]:
                 page_service.save_macro_draft(macro, {**config, "title": form.cleaned_data["title"], "levels": levels})
                 messages.success(request, "Macro saved to the draft. Publish the page to make it live.")
-                table_views.after_query_saved(request, macro, changed=levels != config.get("levels") or macro.latest_snapshot() is None)
+                table_views.after_query_saved(request, macro, changed=levels != config.get("levels"))
                 return redirect("page_edit", page.pk)
     elif request.GET.get("preview"):
         preview = _preview(source, config["levels"][0])
