@@ -17,16 +17,21 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import CharField, Count, F, FloatField, Min, QuerySet, Subquery, Sum, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Collate
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
+from macros.fieldtypes import cell_value, formats, renderer_for
+from macros.fieldtypes.renderers import Date, DateTime
 from macros.models import Snapshot, SnapshotRow, SnapshotRowIndex, TableDefaults
-from macros.rendering import cell_text, status_category_key
+from macros.rendering import status_category_key
 
 MAX_FILTER_LENGTH = 200
 MAX_FILTER_WORDS = 8
@@ -35,68 +40,63 @@ MAX_OPEN_TOGGLES = 200
 MAX_PAGE_NUMBER = 1_000_000
 MAX_GROUP_LABELS = 500  # groups named from a row of theirs; past that the label is its sort key
 DEFAULT_EMPTY_CELL = "—"
+DEFAULT_DATE_FORMAT = TableDefaults.DateFormat.ISO.value  # what macros/fieldtypes writes anyway
 WIDTHS = ("narrow", "auto", "wide")
 
 
 # --------------------------------------------------------------------------------------
-# Field values: the one place that turns an issue's field into text, a sort key, a number.
+# Field values: macros/fieldtypes renders them (one renderer per Jira field type); these
+# wrap it with the site's date format and turn its sort keys into stored strings.
 
 
-def field_text(issue: dict, field_id: str, date_format: str = "") -> str:
+def field_text(issue: dict, column: dict, date_format: str = "") -> str:
     """The text a cell shows (and a filter searches) for one field of one issue."""
-    if date_format and field_id != "key":
-        value = (issue.get("fields") or {}).get(field_id)
-        moment = _moment(value) if isinstance(value, str) else None
-        if moment is not None:
-            return moment.strftime(date_format if len(value) > 10 else _date_only(date_format))
-    return cell_text(issue, field_id)
+    renderer = renderer_for(column)
+    value = cell_value(issue, column["id"])
+    dated = _dated(renderer, value, date_format)
+    return renderer.text(value) if dated is None else dated
 
 
-def field_number(issue: dict, field_id: str) -> float | None:
+def field_html(issue: dict, column: dict, date_format: str, site_url: str) -> str:
+    renderer = renderer_for(column)
+    value = cell_value(issue, column["id"])
+    dated = _dated(renderer, value, date_format)
+    return str(renderer.html(value, site_url=site_url)) if dated is None else escape(dated)
+
+
+def field_number(issue: dict, column: dict) -> float | None:
     """The value totals add up, or None for anything that is not a number."""
-    value = (issue.get("fields") or {}).get(field_id)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+    value = cell_value(issue, column["id"])
+    number = renderer_for(column).number(value)
+    if number is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)  # a column stored without its schema (older snapshots)
+    return number if number is not None and math.isfinite(number) else None
 
 
-def field_sort_key(issue: dict, field_id: str, text: str) -> str | None:
+def field_sort_key(issue: dict, column: dict) -> str | None:
     """A string whose byte order is the field's natural order; None when the cell is empty.
 
-    Numbers sort as numbers, dates as dates (UTC), statuses by Jira's category order
-    (To Do, In Progress, Done) then name, priorities by Jira's id order (Highest first),
-    issue keys by project then number, and other text case-blind with numbers inside it
-    compared as numbers ("Sprint 9" before "Sprint 10").
+    The renderer's key (numbers as numbers, dates as dates, statuses To Do → In Progress →
+    Done, priorities in Jira's order, issue keys by number) made comparable byte by byte,
+    with numbers inside text compared as numbers ("Sprint 9" before "Sprint 10").
     """
-    if field_id == "key":
-        project, _, number = text.partition("-")
-        return _encode((project.casefold(), int(number) if number.isdigit() else 0, text.casefold()))
-    value = (issue.get("fields") or {}).get(field_id)
-    if value is None or value == "" or value == []:
+    key = renderer_for(column).sort_key(cell_value(issue, column["id"]))
+    if not key or key[0] != 0:
+        return None  # fieldtypes' EMPTY_KEY: empty cells go last, whichever the direction
+    return _encode(key[1:])
+
+
+def _dated(renderer, value, date_format: str) -> str | None:
+    """A date or date-time in the site's format (None: not a date, or the default format)."""
+    if not date_format or date_format == DEFAULT_DATE_FORMAT or not isinstance(renderer, (Date, DateTime)):
         return None
-    return _encode(_natural(field_id, value, text))
-
-
-_CATEGORY_ORDER = {"new": 1, "indeterminate": 2, "done": 3}
-
-
-def _natural(field_id: str, value, text: str) -> tuple:
-    if isinstance(value, bool):
-        return (int(value),)
-    if isinstance(value, (int, float)):
-        return (float(value),)
-    if isinstance(value, str):
-        moment = _moment(value)
-        if moment is not None:
-            return (moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if moment.tzinfo else moment.strftime("%Y-%m-%d"),)
-        return (_natural_text(text),)
-    if isinstance(value, dict):
-        category = (value.get("statusCategory") or {}).get("key")
-        if category:  # a status
-            return (_CATEGORY_ORDER.get(category, 4), _natural_text(text))
-        if str(value.get("id", "")).isdigit() and (field_id == "priority" or "/priority/" in str(value.get("self", ""))):
-            return (int(value["id"]), _natural_text(text))
-    return (_natural_text(text),)
+    moment = formats.parse_datetime(value)
+    if moment is not None and isinstance(renderer, DateTime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(ZoneInfo(settings.TIME_ZONE))
+        return moment.strftime(date_format)
+    day = formats.parse_date(value)
+    return day.strftime(_date_only(date_format)) if day else None
 
 
 _DIGITS = re.compile(r"\d+")
@@ -117,18 +117,8 @@ def _encode(parts: tuple) -> str:
             bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
             out.append(f"1{bits:016x}")
         else:
-            out.append("2" + str(part).replace("\x00", ""))
+            out.append("2" + _natural_text(str(part)).replace("\x00", ""))
     return "\x01".join(out)
-
-
-def _moment(value: str) -> datetime | None:
-    """A Jira date (``2025-03-31``) or timestamp (``2025-03-31T14:05:09.000+0200``), else None."""
-    if not (len(value) == 10 or (len(value) >= 19 and value[10] == "T")) or value[4] != "-" or value[7] != "-":
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _date_only(date_format: str) -> str:
@@ -151,7 +141,7 @@ class RowIndexer:
 
     def __init__(self, snapshot: Snapshot):
         self.snapshot = snapshot
-        self.columns_by_level = [[c["id"] for c in level] for level in (snapshot.columns or [])] or [["key"]]
+        self.columns_by_level = [list(level) for level in (snapshot.columns or [])] or [[{"id": "key", "name": "Key"}]]
         self.date_format = TableDefaults.load().date_format
         self.roots: dict[int, int] = {}  # position -> level-1 ancestor, for rows that may have children
         self.memo: dict[tuple, tuple[str, str | None]] = {}
@@ -177,26 +167,25 @@ class RowIndexer:
         )
 
     def values(self, position: int, level: int, parent: int | None, issue: dict) -> tuple:
-        fields = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
+        columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
         values = issue.get("fields") or {}
         key_text = issue.get("key", "")
         texts, keys, numbers = [key_text], {}, {}
-        for field_id in fields:
+        for column in columns:
+            field_id = column["id"]
             if field_id == "key":
-                keys["key"] = field_sort_key(issue, "key", key_text)
+                keys["key"] = field_sort_key(issue, column)
                 continue
             value = values.get(field_id)
             if value is None or value == "" or value == []:
                 continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                number = field_number(issue, field_id)
-                if number is not None:
-                    numbers[field_id] = number
+            number = field_number(issue, column)
+            if number is not None:
+                numbers[field_id] = number
             signature = _signature(field_id, value)
             cached = self.memo.get(signature) if signature is not None else None
             if cached is None:
-                text = field_text(issue, field_id, self.date_format)
-                cached = (text, field_sort_key(issue, field_id, text))
+                cached = (field_text(issue, column, self.date_format), field_sort_key(issue, column))
                 if signature is not None:
                     if len(self.memo) > 20_000:
                         self.memo.clear()
@@ -393,6 +382,7 @@ class Cell:
     text: str
     empty: bool = False
     column: Column | None = None
+    html: str = ""  # safe HTML: the cell as the table shows it (macros/fieldtypes)
 
 
 @dataclass
@@ -567,7 +557,7 @@ def build_table(
         for word in words:
             matching = matching.filter(search_text__contains=word)
         roots = matching if len(columns_by_level) == 1 else roots.filter(position__in=Subquery(matching.values("root_position")))
-    summable = _summable(snapshot, level1) if display.get("show_totals") else []
+    summable = _summable(snapshot, columns_by_level[0]) if display.get("show_totals") else []
 
     # One scan answers the counts (and totals): per group when grouped, else for the
     # filtered rows; the unfiltered count is the snapshot's own.
@@ -575,7 +565,8 @@ def build_table(
     totals: dict[str, float | None] | None = None
     matched: int | None = None
     if group_by:
-        groups, totals, count = _groups(snapshot, roots, group_by, names.get(group_by, group_by), summable, date_format)
+        group_column = next(c for c in columns_by_level[0] if c["id"] == group_by)
+        groups, totals, count = _groups(snapshot, roots, group_column, summable, date_format)
         matched = count if words else None
     elif summable:
         found = roots.aggregate(count=Count("pk"), **{f"sum_{i}": _sum(f) for i, f in enumerate(summable)})
@@ -615,7 +606,7 @@ def build_table(
     rows = []
     for position in positions:
         if position in data:
-            row = _row(data[position], columns_by_level, empty_text, date_format, column_of)
+            row = _row(data[position], columns_by_level, empty_text, date_format, column_of, snapshot.source_site or "")
             row.group = group_of[position]
             rows.append(row)
     table = Table(
@@ -636,9 +627,9 @@ def build_table(
         _add_children(table, snapshot, rows, sorts, words, state, display, empty_text, date_format, column_of)
     table.groups = groups
     if display.get("show_totals"):
-        table.totals = [_total_text((totals or {}).get(f)) for f in level1]
+        table.totals = [_total_text((totals or {}).get(c["id"]), c) for c in columns_by_level[0]]
         for group in groups.values():
-            group.totals = [_total_text(group.sums.get(f)) for f in level1]
+            group.totals = [_total_text(group.sums.get(c["id"]), c) for c in columns_by_level[0]]
     return table
 
 
@@ -704,12 +695,13 @@ def _null() -> Value:
     return Value(None, output_field=CharField())
 
 
-def _row(row: SnapshotRow, columns_by_level: list[list[dict]], empty_text: str, date_format: str, column_of: dict) -> TableRow:
+def _row(row: SnapshotRow, columns_by_level: list[list[dict]], empty_text: str, date_format: str, column_of: dict, site_url: str = "") -> TableRow:
     columns = columns_by_level[min(row.level, len(columns_by_level)) - 1]
     cells = []
     for c in columns:
-        text = field_text(row.data, c["id"], date_format)
-        cells.append(Cell(c["id"], text or empty_text, empty=not text, column=column_of.get(c["id"])))
+        text = field_text(row.data, c, date_format)
+        html = mark_safe(field_html(row.data, c, date_format, site_url)) if text else escape(empty_text)
+        cells.append(Cell(c["id"], text or empty_text, empty=not text, column=column_of.get(c["id"]), html=html))
     return TableRow(key=row.issue_key, level=row.level, cells=cells, category=status_category_key(row.data), position=row.position)
 
 
@@ -734,7 +726,7 @@ def _add_children(table, snapshot, rows, sorts, words, state, display, empty_tex
         next_parents = {}
         for child in found:
             parent = parents[child.parent_position]
-            table_row = _row(child, table.columns_by_level, empty_text, date_format, column_of)
+            table_row = _row(child, table.columns_by_level, empty_text, date_format, column_of, snapshot.source_site or "")
             table_row.group = parent.group
             parent.child_count += 1
             if parent.is_open:
@@ -803,7 +795,7 @@ def _visible_under(snapshot: Snapshot, roots: list[int], words: list[str]) -> se
     return visible
 
 
-def _groups(snapshot, roots: QuerySet, group_by: str, name: str, summable: list[str], date_format: str) -> tuple[dict, dict, int]:
+def _groups(snapshot, roots: QuerySet, column: dict, summable: list[str], date_format: str) -> tuple[dict, dict, int]:
     """Every group's count and totals over the whole (filtered) snapshot, in one scan.
 
     Returns ``(groups by key, grand totals, rows counted)``. Groups come in the group
@@ -811,16 +803,16 @@ def _groups(snapshot, roots: QuerySet, group_by: str, name: str, summable: list[
     """
     aggregates = {"count": Count("pk"), "first": Min("position")}
     aggregates.update({f"sum_{i}": _sum(f) for i, f in enumerate(summable)})
-    results = list(roots.annotate(group_key=_key_expr(group_by)).values("group_key").annotate(**aggregates).order_by())
+    results = list(roots.annotate(group_key=_key_expr(column["id"])).values("group_key").annotate(**aggregates).order_by())
     results.sort(key=lambda r: (r["group_key"] is None, r["group_key"] or ""))
     shown = results[:MAX_GROUP_LABELS]
     sample = {r.position: r.data for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=[r["first"] for r in shown]).only("position", "data")}
     groups = {}
     for index, result in enumerate(results, start=1):
         key = result["group_key"]
-        label = field_text(sample[result["first"]], group_by, date_format) if key is not None and result["first"] in sample else ""
+        label = field_text(sample[result["first"]], column, date_format) if key is not None and result["first"] in sample else ""
         totals = {f: result[f"sum_{i}"] for i, f in enumerate(summable)}
-        groups[key] = Group(key, label or (f"No {name.lower()}" if key is None else key), result["count"], totals, index=index)
+        groups[key] = Group(key, label or (f"No {column['name'].lower()}" if key is None else key), result["count"], totals, index=index)
     grand = {f: _add(r[f"sum_{i}"] for r in results) for i, f in enumerate(summable)}
     return groups, grand, sum(r["count"] for r in results)
 
@@ -830,22 +822,27 @@ def _add(values: Iterable[float | None]) -> float | None:
     return sum(present) if present else None
 
 
-def _summable(snapshot: Snapshot, fields: list[str]) -> list[str]:
-    """The shown fields that hold numbers (story points, estimates), from a sample of rows."""
+def _summable(snapshot: Snapshot, columns: list[dict]) -> list[str]:
+    """The shown fields totals add up: numeric by their Jira type, or (columns stored
+    without a schema) holding numbers in a sample of rows."""
     seen: set[str] = set()
     for numbers in SnapshotRowIndex.objects.filter(snapshot=snapshot, level=1).order_by("position").values_list("numbers", flat=True)[:500]:
         seen.update(numbers or {})
-    return [f for f in fields if f in seen]
+    return [c["id"] for c in columns if c["id"] != "key" and (renderer_for(c).summable or c["id"] in seen)]
 
 
 def _sum(field_id: str) -> Sum:
     return Sum(Cast(KeyTextTransform(field_id, "numbers"), FloatField()))
 
 
-def _total_text(value: float | None) -> str:
+def _total_text(value: float | None, column: dict) -> str:
+    """A total written the way the column writes its values (``1w 2d`` for estimates)."""
     if value is None:
         return ""
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    renderer = renderer_for(column)
+    if renderer.summable:
+        return renderer.text(int(value) if value == int(value) else value)
+    return formats.number_text(value)
 
 
 def _int(value, default: int) -> int:

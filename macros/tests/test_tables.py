@@ -79,12 +79,16 @@ def test_a_header_sorts_the_whole_snapshot_both_ways_in_natural_order(client, pe
 
 
 def test_numbers_sort_as_numbers_and_empties_go_last_either_way():
-    def key(value):
-        return field_sort_key({"fields": {"x": value}}, "x", str(value))
+    def key(value, schema=None):
+        column = {"id": "x", "name": "X", **({"schema": schema} if schema else {})}
+        return field_sort_key({"fields": {"x": value}}, column)
 
-    assert key(9) < key(10) < key(100) and key(-5) < key(0.5)
-    assert key(None) is None
-    assert key("2025-01-02T00:00:00.000+0000") > key("2024-12-31T23:00:00.000-0500")
+    number = {"type": "number"}
+    assert key(9, number) < key(10, number) < key(100, number) and key(-5, number) < key(0.5, number)
+    assert key(None, number) is None and key(None) is None
+    moment = {"type": "datetime"}
+    assert key("2025-01-02T00:00:00.000+0000", moment) > key("2024-12-31T23:00:00.000-0500", moment)
+    assert key("Sprint 9") < key("sprint 10") < key("Sprint 100")
 
 
 def test_bad_input_gets_a_message_or_a_default_never_a_500(client, people, big):
