@@ -66,11 +66,7 @@ def field_html(issue: dict, column: dict, date_format: str, site_url: str) -> st
 
 def field_number(issue: dict, column: dict) -> float | None:
     """The value totals add up, or None for anything that is not a number."""
-    value = cell_value(issue, column["id"])
-    number = renderer_for(column).number(value)
-    if number is None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)  # a column stored without its schema (older snapshots)
-    return number if number is not None and math.isfinite(number) else None
+    return _number(renderer_for(column), cell_value(issue, column["id"]))
 
 
 def field_sort_key(issue: dict, column: dict) -> str | None:
@@ -80,7 +76,17 @@ def field_sort_key(issue: dict, column: dict) -> str | None:
     Done, priorities in Jira's order, issue keys by number) made comparable byte by byte,
     with numbers inside text compared as numbers ("Sprint 9" before "Sprint 10").
     """
-    key = renderer_for(column).sort_key(cell_value(issue, column["id"]))
+    return _stored_key(renderer_for(column).sort_key(cell_value(issue, column["id"])))
+
+
+def _number(renderer, value) -> float | None:
+    number = renderer.number(value)
+    if number is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)  # a column stored without its schema (older snapshots)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _stored_key(key: tuple) -> str | None:
     if not key or key[0] != 0:
         return None  # fieldtypes' EMPTY_KEY: empty cells go last, whichever the direction
     return _encode(key[1:])
@@ -141,7 +147,8 @@ class RowIndexer:
 
     def __init__(self, snapshot: Snapshot):
         self.snapshot = snapshot
-        self.columns_by_level = [list(level) for level in (snapshot.columns or [])] or [[{"id": "key", "name": "Key"}]]
+        columns_by_level = snapshot.columns or [[{"id": "key", "name": "Key"}]]
+        self.renderers = [[(c["id"], renderer_for(c)) for c in level] for level in columns_by_level]
         self.date_format = TableDefaults.load().date_format
         self.roots: dict[int, int] = {}  # position -> level-1 ancestor, for rows that may have children
         self.memo: dict[tuple, tuple[str, str | None]] = {}
@@ -167,25 +174,25 @@ class RowIndexer:
         )
 
     def values(self, position: int, level: int, parent: int | None, issue: dict) -> tuple:
-        columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
+        columns = self.renderers[min(level, len(self.renderers)) - 1]
         values = issue.get("fields") or {}
         key_text = issue.get("key", "")
         texts, keys, numbers = [key_text], {}, {}
-        for column in columns:
-            field_id = column["id"]
+        for field_id, renderer in columns:
             if field_id == "key":
-                keys["key"] = field_sort_key(issue, column)
+                keys["key"] = _stored_key(renderer.sort_key(key_text))
                 continue
             value = values.get(field_id)
             if value is None or value == "" or value == []:
                 continue
-            number = field_number(issue, column)
+            number = _number(renderer, value)
             if number is not None:
                 numbers[field_id] = number
             signature = _signature(field_id, value)
             cached = self.memo.get(signature) if signature is not None else None
             if cached is None:
-                cached = (field_text(issue, column, self.date_format), field_sort_key(issue, column))
+                dated = _dated(renderer, value, self.date_format)
+                cached = (renderer.text(value) if dated is None else dated, _stored_key(renderer.sort_key(value)))
                 if signature is not None:
                     if len(self.memo) > 20_000:
                         self.memo.clear()
@@ -196,7 +203,7 @@ class RowIndexer:
             if key is not None:
                 keys[field_id] = key
         root = position if level == 1 or parent is None else self.roots.get(parent, parent)
-        if level < len(self.columns_by_level):
+        if level < len(self.renderers):
             self.roots[position] = root
         return (
             self.snapshot.pk, position, level, parent, root,
