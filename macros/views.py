@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
+from macros.chart_options import chart_form
+from macros.chart_views import snapshot_chart
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -70,6 +72,7 @@ def _macro_block_context(request: HttpRequest, page: Page, macro: Macro, page_nu
         "table": table,
         "job": job,
         "can_snapshot": can_take_snapshot(request.user, page.space),
+        "chart": snapshot_chart(page.pk, snapshot, macro.display, macro.title),  # issue 15
     }
 
 
@@ -246,14 +249,15 @@ def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     page, macro = _editable_macro(request, page_id, macro_id)
     config = macro.draft_config()
     form = DisplayForm(request.POST or None, initial=config.get("display", {}))
-    if request.method == "POST" and form.is_valid():
-        page_service.save_macro_draft(macro, {**config, "display": form.cleaned_data})
+    charts = chart_form(macro, config, request.POST or None)  # the Chart option (issue 15)
+    if request.method == "POST" and form.is_valid() and charts.is_valid():
+        page_service.save_macro_draft(macro, {**config, "display": {**form.cleaned_data, **charts.display_options()}})
         messages.success(request, "Display options saved to the draft.")
         return redirect("page_edit", page.pk)
     return render(
         request,
         "macros/macro_display.html",
-        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
+        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display"), "chart_form": charts},
     )
 
 
