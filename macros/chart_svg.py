@@ -36,7 +36,7 @@ def number_text(value: float) -> str:
 def nice_step(span: float, ticks: int = 4, integer: bool = True) -> float:
     raw = span / ticks if span > 0 else 1
     exponent = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10):
         step = factor * exponent
         if step >= raw:
             break
@@ -263,7 +263,7 @@ def _limited(bars: list[GroupBar], limit: int) -> list[GroupBar]:
 
 
 def bar_figure(data: GroupedCounts, title: str) -> BarFigure:
-    width, label_width, row, bar_height = 1000, 220, 30, 20
+    width, label_width, row, bar_height = 760, 190, 30, 20
     bars = _limited(data.bars, MAX_BARS)
     peak = max((b.value for b in bars), default=0) or 1
     room = width - label_width - 80
@@ -356,6 +356,7 @@ class CompareRow:
     text_y: float
     segments: list[Segment] = field(default_factory=list)
     total: int = 0
+    total_x: float = 0
 
 
 @dataclass
@@ -369,10 +370,6 @@ class CompareFigure:
     @property
     def label_x(self) -> int:
         return self.label_width - 10
-
-    @property
-    def total_x(self) -> int:
-        return self.label_width + 430
 
 
 def compare_figure(categories, older_label: str, newer_label: str) -> CompareFigure:
@@ -390,6 +387,7 @@ def compare_figure(categories, older_label: str, newer_label: str) -> CompareFig
             row.segments.append(Segment(c.name, value, round(x, 1), w, category_class(c.name), w >= 22 and value > 0))
             x += w
             row.total += value
+        row.total_x = round(x + 8, 1)
         rows.append(row)
     text = "; ".join(f"{c.name} {c.before} → {c.after}" for c in categories)
     return CompareFigure(width, 6 + 2 * 34, label_width, rows, f"Issues per status category, before and after: {text}")
