@@ -239,7 +239,25 @@ class Trend:
         return bool(self.measure)
 
     def rows(self) -> list[dict]:
-        return [{"point": p, "values": [p.value(c) for c in self.categories]} for p in self.points]
+        """The table under the chart, as text: a 52-row table renders without template filters."""
+        from django.utils.timezone import localtime
+
+        from macros.chart_svg import number_text
+
+        rows = []
+        for p in self.points:
+            local = localtime(p.taken_at)
+            rows.append(
+                {
+                    "point": p,
+                    "iso": local.isoformat(timespec="seconds"),
+                    "taken": local.strftime("%Y-%m-%d %H:%M"),
+                    "values": [number_text(p.value(c)) for c in self.categories],
+                    "total": number_text(p.total),
+                    "remaining": number_text(p.remaining),
+                }
+            )
+        return rows
 
 
 def trend_of(macro, measure: str = "", limit: int = 52) -> Trend:

@@ -125,6 +125,8 @@ def trend_figure(trend: Trend, page_id: int) -> TrendFigure:
         lower = upper
     total_path = "M" + " L".join(f"{x},{y(p.total)}" for x, p in zip(xs, points, strict=True))
 
+    local = [localtime(p.taken_at) for p in points]
+    version_url = version_url_prefix(page_id)
     marks = []
     for i, (x, p) in enumerate(zip(xs, points, strict=True)):
         before = xs[i - 1] if i else left
@@ -133,16 +135,16 @@ def trend_figure(trend: Trend, page_id: int) -> TrendFigure:
         hit_end = (x + after) / 2 if i + 1 < len(xs) else right
         parts = [f"{c} {number_text(p.value(c))}" for c in trend.categories if p.value(c) or c in CATEGORY_KEYS]
         version = f"v{p.version} · " if p.version else ""
-        title = f"{version}{_when(p.taken_at)} · {', '.join(parts)} · total {number_text(p.total)}"
+        title = f"{version}{local[i].strftime('%Y-%m-%d %H:%M')} · {', '.join(parts)} · total {number_text(p.total)}"
         if p.stickers:
             title += " · ★ " + ", ".join(p.stickers)
-        href = reverse("page_version", args=[page_id, p.version]) if p.version else ""
+        href = f"{version_url}{p.version}/" if p.version else ""
         marks.append(PointMark(x, y(p.total), href, title, round(hit_x, 1), round(max(hit_end - hit_x, 1), 1)))
 
     y_ticks = [Tick(y(v), number_text(v)) for v in _range(0, ceiling, step)]
     return TrendFigure(
         width, height, left, top, right, bottom, bands, total_path, marks, y_ticks,
-        _x_ticks(xs, [p.taken_at for p in points]), _sticker_marks(xs, points, left, right),
+        _x_ticks(xs, local), _sticker_marks(xs, points, left, right),
         trend_label(trend),
         [(c, category_class(c)) for c in trend.categories],
     )
@@ -180,8 +182,11 @@ def _range(start: float, stop: float, step: float) -> list[float]:
     return values
 
 
-def _when(moment: datetime) -> str:
-    return localtime(moment).strftime("%Y-%m-%d %H:%M")
+def version_url_prefix(page_id: int) -> str:
+    """``/pages/7/v/`` — a version's URL is this plus ``<number>/`` (one reverse for 52 links)."""
+    url = reverse("page_version", args=[page_id, 1])
+    assert url.endswith("/1/")
+    return url[: -len("1/")]
 
 
 def _day(moment: datetime) -> str:
@@ -189,9 +194,10 @@ def _day(moment: datetime) -> str:
 
 
 def _x_ticks(xs: list[float], moments: list[datetime], gap: float = 80) -> list[Tick]:
+    """Dates under the points, as many as fit (``moments`` in local time)."""
     if not xs:
         return []
-    local = [localtime(m) for m in moments]
+    local = moments
     same_day = local[0].date() == local[-1].date()
     years = {m.year for m in local}
 

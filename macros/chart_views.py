@@ -14,7 +14,7 @@ from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET
 
 from macros.chart_data import STATUS_CATEGORY, Trend, grouped, trend_of
-from macros.chart_svg import bar_figure, compare_figure, number_text, pie_figure, trend_figure
+from macros.chart_svg import bar_figure, compare_figure, number_text, pie_figure, trend_figure, version_url_prefix
 from macros.exports import safe_cell
 from macros.models import Macro, Page, Snapshot
 from macros.permissions import page_for
@@ -35,6 +35,7 @@ def page_trends(request: HttpRequest, page: Page) -> list[dict]:
                 "macro": macro,
                 "trend": trend,
                 "figure": trend_figure(trend, page.pk),
+                "version_url_prefix": version_url_prefix(page.pk),
                 "measures": [
                     (name, _with(request.GET, parameter, measure_id, f"trend-{macro.public_id}"), measure_id == trend.measure)
                     for measure_id, name in trend.measures
