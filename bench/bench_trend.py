@@ -12,7 +12,10 @@ process with the shipped settings (DEBUG off), Django's test client asks for, in
 * the trend's sum of story points (a burn-down), and its CSV.
 
 The numbers come from the counts stored with each snapshot, so the figures do not grow
-with ``--issues``: try ``--issues 5000``.
+with ``--issues``: try ``--issues 5000``. Counting them is a cost of taking a snapshot:
+the run also times ``ChartTally`` over 50,000 generated issues (bench_jira_memory's, with
+bench_snapshot_50k's ten columns) against ``json.dumps`` of the same issues, which every
+row write does anyway.
 
     .venv/bin/python bench/bench_trend.py                       # SQLite in a temporary file
     .venv/bin/python bench/bench_trend.py --database-url postgres://postgres@127.0.0.1:5432/chart15_db
@@ -216,8 +219,36 @@ def main() -> int:
               f"the trend alone takes {alone:.1f} ms (bar: < {BAR_MS:.0f} ms)")
         ok = alone < BAR_MS and added < BAR_MS
         print("bar met" if ok else "BAR NOT MET")
+        tally_cost()
         connection.close()
         return 0 if ok else 1
+
+
+def tally_cost(issues: int = 50_000) -> None:
+    import json
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_jira_memory import issue
+    from bench_snapshot_50k import FIELDS
+
+    from macros.chart_data import ChartTally, status_category
+
+    generated = [issue(n, cloud=True) for n in range(issues)]
+    columns = [{"id": f, "name": f} for f in FIELDS]
+    started = time.perf_counter()
+    for data in generated:
+        json.dumps(data)
+    dumps = time.perf_counter() - started
+    started = time.perf_counter()
+    counter = ChartTally(columns)
+    for data in generated:
+        counter.add(data, status_category(data))
+    counts, groups = counter.counts(), counter.group_counts()
+    tallying = time.perf_counter() - started
+    grouped = sorted(f for f, g in groups.items() if g is not None)
+    print(f"tallying {issues:,} issues ({len(FIELDS)} columns): {tallying:.2f} s; json.dumps of the same issues "
+          f"(baseline): {dumps:.2f} s ({tallying / dumps:.2f}×); grouped: {', '.join(grouped)}; summed: {', '.join(counts['sums'])}; "
+          f"stored group counts {len(json.dumps(groups)) / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":

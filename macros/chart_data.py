@@ -82,8 +82,21 @@ def category_sort_key(name: str) -> tuple[int, str]:
 @dataclass
 class _Group:
     count: int = 0
-    sums: Counter = field(default_factory=Counter)
+    sums: dict[str, float] = field(default_factory=dict)
     category: str = ""  # for status groups: the status's category, for its colour
+
+
+# What a label can depend on, for the label cache: 50,000 issues hold a few dozen distinct
+# statuses, people and priorities, each a fresh dict from the JSON.
+_LABEL_KEYS = ("name", "value", "displayName", "key", "id", "accountId", "emailAddress")
+
+
+def _label_cache_key(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)):
+        return type(value), value
+    if isinstance(value, dict) and "fields" not in value and "type" not in value:
+        return tuple(map(value.get, _LABEL_KEYS))
+    return None  # rich text, linked issues: rendered each time
 
 
 class ChartTally:
@@ -95,19 +108,23 @@ class ChartTally:
         self.summable = {c["id"] for c in self.columns if self.renderers[c["id"]].summable}
         self.not_numbers: set[str] = set()
         self.sums: dict[str, Counter] = {f: Counter() for f in self.summable}
+        self._summing = sorted(self.summable)  # less those found holding something else
         self.groups: dict[str, dict[str, _Group] | None] = {
             c["id"]: {} for c in self.columns if c["id"] not in UNGROUPED
         }
+        self.label_cache: dict[str, dict[Any, str]] = {f: {} for f in self.groups}
 
     def add(self, issue: dict, category: str) -> None:
         numbers: dict[str, float] = {}
-        for field_id in self.summable:
-            value = field_value(issue, field_id)
+        fields = issue.get("fields") or {}
+        for field_id in self._summing:
+            value = fields.get(field_id)
             if value is None or value == "":
                 continue
             number = self.renderers[field_id].number(value)
             if number is None:
                 self.not_numbers.add(field_id)
+                self._summing = [f for f in self._summing if f != field_id]
             else:
                 numbers[field_id] = number
                 self.sums[field_id][category] += number
@@ -124,20 +141,32 @@ class ChartTally:
                     if field_id == "status":
                         group.category = category
                 group.count += 1
-                group.sums.update(numbers)
+                for number_field, number in numbers.items():
+                    group.sums[number_field] = group.sums.get(number_field, 0) + number
 
     def _labels(self, issue: dict, field_id: str) -> list[str]:
         value = field_value(issue, field_id)
         renderer = self.renderers[field_id]
+        cache = self.label_cache[field_id]
         if isinstance(value, list):
             # A multi-valued field (components, fix versions, labels): the issue counts
             # once in each of its values' groups.
-            labels = [renderer.text([item]) for item in value]
+            labels = [self._label(cache, renderer, item, [item]) for item in value]
             labels = [label for label in labels if label]
         else:
-            text = renderer.text(value) if value is not None else ""
+            text = self._label(cache, renderer, value, value) if value is not None else ""
             labels = [text] if text else []
         return labels or [NONE_LABELS.get(field_id, NONE_LABEL)]
+
+    @staticmethod
+    def _label(cache: dict, renderer: FieldRenderer, value: Any, shown: Any) -> str:
+        key = _label_cache_key(value)
+        if key is None:
+            return renderer.text(shown)
+        label = cache.get(key)
+        if label is None:
+            label = cache[key] = renderer.text(shown)
+        return label
 
     def summed_fields(self) -> set[str]:
         return {f for f in self.summable if self.sums[f] and f not in self.not_numbers}
