@@ -319,3 +319,36 @@ def test_compare_draws_the_two_snapshots_category_counts(client, people, three_w
     body = client.get(reverse("compare_snapshots", args=[page.pk, macro.public_id]), {"a": snapshots[0].pk, "b": snapshots[2].pk}).content.decode()
     assert 'role="img" aria-label="Issues per status category, before and after: To Do 6 → 1; In Progress 0 → 1; Done 0 → 4"' in body
     assert "<title>Done: 4</title>" in body
+
+
+# --------------------------------------------------------------------------------------
+# Geometry
+
+
+def test_points_sit_at_their_time_and_the_axis_counts_in_whole_numbers(three_weeks):
+    from macros.chart_svg import trend_figure
+
+    page, macro, snapshots = three_weeks
+    start = timezone.now() - timedelta(days=28)
+    for snapshot, days in zip(snapshots, (0, 7, 28), strict=True):
+        Snapshot.objects.filter(pk=snapshot.pk).update(taken_at=start + timedelta(days=days))
+    figure = trend_figure(trend_of(macro), page.pk)
+    xs = [p.x for p in figure.points]
+    assert xs[0] == figure.left and xs[2] == figure.right
+    assert abs((xs[1] - xs[0]) / (xs[2] - xs[0]) - 0.25) < 0.01
+    assert [t.label for t in figure.y_ticks] == ["0", "2", "4", "6"]
+    assert [p.y for p in figure.points] == [figure.top] * 3, "the total, 6, is the top of the scale"
+    assert [p.href for p in figure.points] == [reverse("page_version", args=[page.pk, n]) for n in (2, 3, 4)]
+
+
+def test_a_pie_of_one_group_is_a_whole_circle_and_shares_add_up():
+    from macros.chart_data import GroupBar, GroupedCounts
+    from macros.chart_svg import pie_figure
+
+    whole = pie_figure(GroupedCounts("priority", "Priority", "", "Issues", [GroupBar("High", 4)]), "Bugs")
+    assert whole.whole and whole.slices[0].percent == "100%"
+    many = [GroupBar(f"Person {n}", 1) for n in range(12)]
+    pie = pie_figure(GroupedCounts("assignee", "Assignee", "", "Issues", many), "Bugs")
+    assert [s.label for s in pie.slices][-1] == "Other (5 more)" and len(pie.slices) == 8
+    assert sum(s.value for s in pie.slices) == 12
+    assert pie.slices[-1].css == "pal-other"
