@@ -154,6 +154,7 @@ def test_an_editor_adds_a_bar_chart_of_the_snapshot_by_assignee(live_server, peo
     tab.get_by_label("Group issues by").select_option(label="Status category")
     tab.get_by_label("Measure").select_option(label="Sum of Story Points")
     tab.get_by_label("Instead of the table").check()
+    tab.locator("fieldset.chart-options").screenshot(path=str(SCREENSHOT_DIR / "chart-options.png"))
     tab.get_by_role("button", name="Save").click()
     tab.get_by_role("button", name="Publish").click()
     expect(tab.get_by_text("Published.")).to_be_visible()
