@@ -75,11 +75,11 @@ def page_version(request: HttpRequest, page_id: int, number: int) -> HttpRespons
         blocks.append(
             {
                 "title": item.get("title"),
+                "display": item.get("display") or {},  # as it was, with its chart (issue 15)
                 "macro": {"public_id": item.get("id")},
                 "snapshot": snapshot,
                 "table": table,
                 "changed": version.snapshot_id is not None and snapshot is not None and snapshot.pk == version.snapshot_id,
-                "chart": chart_views.snapshot_chart(page.pk, snapshot, item.get("display"), item.get("title")),  # issue 15
             }
         )
     numbers = page.versions.values_list("number", flat=True)
@@ -128,7 +128,6 @@ def compare_snapshots(request: HttpRequest, page_id: int, macro_id) -> HttpRespo
             "entries": listing,
             "show": show,
             "choices": _labelled(choices),
-            "comparison_chart": chart_views.comparison_chart(comparison),  # issue 15
         },
     )
 

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
 from macros.chart_options import chart_form
-from macros.chart_views import snapshot_chart
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -72,7 +71,6 @@ def _macro_block_context(request: HttpRequest, page: Page, macro: Macro, page_nu
         "table": table,
         "job": job,
         "can_snapshot": can_take_snapshot(request.user, page.space),
-        "chart": snapshot_chart(page.pk, snapshot, macro.display, macro.title),  # issue 15
     }
 
 

@@ -139,7 +139,7 @@ def test_the_history_shows_a_trend_with_the_same_numbers_as_its_table(client, pe
     assert [r[2:6] for r in rows] == [["6", "0", "0", "6"], ["2", "2", "2", "6"], ["1", "1", "4", "6"]]
     # Each point opens its version.
     for number in (2, 3, 4):
-        assert f'<a href="{reverse("page_version", args=[page.pk, number])}" class="point">' in body
+        assert f'<a href="{reverse("page_version", args=[page.pk, number])}" class="point" tabindex="-1">' in body
     assert body.count('class="band cat-') == 3
 
 
