@@ -35,6 +35,11 @@ UNGROUPED = frozenset({"key", "summary", "description", "environment"})
 STATUS_CATEGORY = "statusCategory"  # the virtual "field" grouping by status category
 CATEGORY_ORDER = {"To Do": 0, "In Progress": 1, "Done": 2}
 CATEGORY_KEYS = {"To Do": "new", "In Progress": "indeterminate", "Done": "done"}
+# Priorities read best in their own order (Cloud's five and Data Center's five in one list).
+PRIORITY_ORDER = {
+    name: rank
+    for rank, name in enumerate(["blocker", "highest", "critical", "high", "major", "medium", "minor", "low", "trivial", "lowest"])
+}
 NONE_LABEL = "None"
 NONE_LABELS = {"assignee": "Unassigned", "reporter": "Unassigned"}
 
@@ -412,6 +417,8 @@ def grouped(snapshot, group_by: str, measure: str = "") -> GroupedCounts:
         bars.append(GroupBar(label, value, CATEGORY_KEYS.get(group.get("category", ""), "")))
     if group_by == "status":
         bars.sort(key=lambda b: (category_sort_key(_category_name(b.category)), -b.value, b.label))
+    elif group_by == "priority":
+        bars.sort(key=lambda b: (PRIORITY_ORDER.get(b.label.casefold(), len(PRIORITY_ORDER)), -b.value, b.label))
     else:
         bars.sort(key=lambda b: (-b.value, b.label.lower()))
     result.bars = bars

@@ -255,6 +255,14 @@ def test_the_page_shows_bars_of_the_snapshot_above_the_table(client, people, mac
     assert body.index('class="chart-svg bars"') < body.index('<table class="issues">')
 
 
+def test_priorities_keep_their_own_order(macro_page, monkeypatch):
+    _, macro = macro_page
+    priorities = ["Medium", "Medium", "Medium", "Low", "Highest", "High", "High"]
+    snapshot = snapshot_of(macro, monkeypatch, [story(n, priority=p) for n, p in enumerate(priorities, start=1)])
+    assert [(b.label, b.value) for b in grouped(snapshot, "priority").bars] == [("Highest", 1), ("High", 2), ("Medium", 3), ("Low", 1)]
+    assert [b.label for b in grouped(snapshot, "assignee").bars] == ["Unassigned"]
+
+
 def test_a_chart_can_sum_a_field_and_replace_the_table(client, people, macro_page, monkeypatch):
     page, macro = macro_page
     set_chart(page, macro, people["editor"], type="bar", group_by="status", measure=POINTS, placement="instead")
