@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.utils.timezone import localtime
 
+from macros.models import Macro, Snapshot, Sticker
 from macros.rendering import value_text
 
 COUNTS_VERSION = 1
@@ -78,6 +80,13 @@ def field_value(issue: dict, field_id: str) -> Any:
 
 def category_sort_key(name: str) -> tuple[int, str]:
     return CATEGORY_ORDER.get(name, 9), name
+
+
+def number_text(value: float) -> str:
+    """12 for 12.0, 12.5 for 12.5: counts and story points read like the table's numbers."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
 
 
 # --------------------------------------------------------------------------------------
@@ -213,14 +222,12 @@ def tally(columns: list[list[dict]], level_one_issues: Iterable[dict]) -> tuple[
     return counter.counts(), counter.group_counts()
 
 
-def is_counted(snapshot) -> bool:
+def is_counted(snapshot: Snapshot) -> bool:
     return snapshot.group_counts is not None and (snapshot.counts or {}).get("charts") == COUNTS_VERSION
 
 
-def ensure_counted(snapshot) -> None:
+def ensure_counted(snapshot: Snapshot) -> None:
     """Tally an older snapshot from its rows, once, and store it (its rows never change)."""
-    from macros.models import Snapshot
-
     if is_counted(snapshot) or not snapshot.complete:
         return
     issues = snapshot.rows.filter(level=1).order_by("position").values_list("data", flat=True).iterator(chunk_size=1000)
@@ -274,10 +281,6 @@ class Trend:
 
     def rows(self) -> list[dict]:
         """The table under the chart, as text: a 52-row table renders without template filters."""
-        from django.utils.timezone import localtime
-
-        from macros.chart_svg import number_text
-
         rows = []
         for p in self.points:
             local = localtime(p.taken_at)
@@ -294,10 +297,8 @@ class Trend:
         return rows
 
 
-def trend_of(macro, measure: str = "", limit: int = 52) -> Trend:
+def trend_of(macro: Macro, measure: str = "", limit: int = 52) -> Trend:
     """The latest ``limit`` snapshots of ``macro`` as counts (or sums of ``measure``) per category."""
-    from macros.models import Snapshot, Sticker
-
     finished = Snapshot.objects.finished().filter(macro=macro)
     latest = list(
         finished.order_by("-taken_at", "-pk")
@@ -326,8 +327,10 @@ def trend_of(macro, measure: str = "", limit: int = 52) -> Trend:
     categories: set[str] = set()
     for row in latest:
         counts = row["counts"] or {}
-        values = counts.get("status_categories") or {} if not measure else (counts.get("sums") or {}).get(measure) or {}
-        values = {name: n for name, n in values.items()}
+        if measure:
+            values = dict((counts.get("sums") or {}).get(measure) or {})
+        else:
+            values = dict(counts.get("status_categories") or {})
         categories.update(values)
         points.append(TrendPoint(row["pk"], row["page_version__number"], row["taken_at"], values, stickers.get(row["pk"], [])))
     ordered = sorted(categories | {"To Do", "In Progress", "Done"}, key=category_sort_key)
@@ -342,7 +345,7 @@ def trend_of(macro, measure: str = "", limit: int = 52) -> Trend:
     )
 
 
-def summed_field_names(macro, rows: list[dict]) -> dict[str, str]:
+def summed_field_names(macro: Macro, rows: list[dict]) -> dict[str, str]:
     """Field id → name of the numeric fields summed in any of these snapshots."""
     ids: set[str] = set()
     for row in rows:
@@ -353,10 +356,8 @@ def summed_field_names(macro, rows: list[dict]) -> dict[str, str]:
     return {f: names.get(f, f) for f in ids}
 
 
-def column_names(macro) -> dict[str, str]:
+def column_names(macro: Macro) -> dict[str, str]:
     """Field id → column name, from the macro's latest snapshot (names as Jira gave them)."""
-    from macros.models import Snapshot
-
     columns = (
         Snapshot.objects.finished().filter(macro=macro).order_by("-taken_at", "-pk").values_list("columns", flat=True).first()
     )
@@ -388,7 +389,7 @@ class GroupedCounts:
         return sum(b.value for b in self.bars)
 
 
-def grouped(snapshot, group_by: str, measure: str = "") -> GroupedCounts:
+def grouped(snapshot: Snapshot, group_by: str, measure: str = "") -> GroupedCounts:
     """``snapshot``'s level-1 issues grouped by ``group_by``, counted or summing ``measure``."""
     ensure_counted(snapshot)
     names = {c["id"]: c["name"] for level in (snapshot.columns or []) for c in level}

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils.timezone import localtime
 
-from macros.chart_data import CATEGORY_KEYS, GroupBar, GroupedCounts, Trend
+from macros.chart_data import CATEGORY_KEYS, GroupBar, GroupedCounts, Trend, number_text
 
 PALETTE = 8  # pie slices of other fields than status take colours pal-0 … pal-7
 MAX_BARS = 20
@@ -24,13 +24,6 @@ OTHER = "Other"
 
 def category_class(name: str) -> str:
     return f"cat-{CATEGORY_KEYS.get(name, 'other')}"
-
-
-def number_text(value: float) -> str:
-    """12 for 12.0, 12.5 for 12.5: counts and story points read like the table's numbers."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
 
 
 def nice_step(span: float, ticks: int = 4, integer: bool = True) -> float:

@@ -6,15 +6,16 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET
 
-from macros.chart_data import STATUS_CATEGORY, Trend, grouped, trend_of
-from macros.chart_svg import bar_figure, compare_figure, number_text, pie_figure, trend_figure, version_url_prefix
+from macros.chart_data import STATUS_CATEGORY, Trend, grouped, number_text, trend_of
+from macros.chart_svg import CompareFigure, bar_figure, compare_figure, pie_figure, trend_figure, version_url_prefix
+from macros.compare import Comparison
 from macros.exports import safe_cell
 from macros.models import Macro, Page, Snapshot
 from macros.permissions import page_for
@@ -77,7 +78,7 @@ def snapshot_chart(page_id: int, snapshot: Snapshot | None, display: dict | None
     }
 
 
-def comparison_chart(comparison) -> object | None:
+def comparison_chart(comparison: Comparison | None) -> CompareFigure | None:
     if comparison is None or not comparison.categories:
         return None
     return compare_figure(
@@ -126,8 +127,6 @@ def chart_csv(request: HttpRequest, page_id: int, snapshot_id: int) -> Streaming
     group_by = request.GET.get("group_by") or STATUS_CATEGORY
     data = grouped(snapshot, group_by, request.GET.get("measure", ""))
     if data.problem:
-        from django.http import HttpResponse
-
         return HttpResponse(data.problem, status=400, content_type="text/plain; charset=utf-8")
     rows = [[data.field_name, data.measure_name], *([b.label, _plain(b.value)] for b in data.bars)]
     taken = localtime(snapshot.taken_at).strftime("%Y-%m-%d-%H%M")
