@@ -106,6 +106,21 @@ def test_an_older_snapshot_is_counted_once_from_its_rows(macro_page, monkeypatch
         ensure_counted(snapshot)
 
 
+def test_the_data_migration_counts_snapshots_taken_before_charts(macro_page, monkeypatch):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("macros.migrations.0004_snapshot_chart_counts")
+    _, macro = macro_page
+    old = snapshot_of(macro, monkeypatch, [story(1, TODO, 2, assignee=1), story(2, DONE, 3, assignee=1)])
+    Snapshot.objects.filter(pk=old.pk).update(group_counts=None, counts={"levels": [2], "status_categories": {"To Do": 1, "Done": 1}})
+    migration.count_existing_snapshots(apps, None)
+    old.refresh_from_db()
+    assert old.counts == {"levels": [2], "status_categories": {"To Do": 1, "Done": 1}, "sums": {POINTS: {"To Do": 2.0, "Done": 3.0}}, "charts": 1}
+    assert old.group_counts["assignee"] == {"Grace Hopper": {"count": 2, "sums": {POINTS: 5.0}}}
+
+
 def test_the_migration_and_the_row_writer_count_the_same(macro_page, monkeypatch):
     _, macro = macro_page
     snapshot = snapshot_of(macro, monkeypatch, [story(1, TODO, 2, assignee=1, components=["A"]), story(2, DOING, 1)])
