@@ -14,8 +14,8 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils.text import slugify
 
+from macros.fieldtypes import cell_text
 from macros.models import Snapshot, SnapshotRow
-from macros.rendering import cell_text
 
 CHUNK = 500  # level-1 rows per read; also the size of each "children of" IN list
 
@@ -60,10 +60,10 @@ def csv_rows(snapshot: Snapshot) -> Iterator[list[str]]:
     levels = _columns_by_level(snapshot)
     multi = len(levels) > 1
     yield [safe_cell(n) for n in names]
-    shown = [{c["id"] for c in columns} for columns in levels]
+    shown = [{c["id"]: c for c in columns} for columns in levels]
     for level, parent_key, _key, data in iter_nested(snapshot):
         mine = shown[min(level, len(shown)) - 1]
-        cells = [safe_cell(cell_text(data, f)) if f in mine else "" for f in ids]
+        cells = [safe_cell(cell_text(data, mine[f])) if f in mine else "" for f in ids]
         yield [str(level), parent_key, *cells] if multi else cells
 
 
@@ -160,10 +160,14 @@ def metadata(snapshot: Snapshot) -> dict:
 
 
 def json_stream(snapshot: Snapshot) -> Iterator[str]:
-    """``{"snapshot": {…metadata…}, "rows": [{"position", "level", "parent_position", "key", "issue"}…]}``.
+    """``{"snapshot": {…metadata…}, "rows": [{"position", "level", "parent_position", "key",
+    "cells", "issue"}…]}``.
 
-    Each issue is copied as the JSON text the database holds: no decode and re-encode.
+    ``cells`` is the row as the table reads it (field id → text, macros/fieldtypes), for
+    tools that want what people saw; ``issue`` is Jira's JSON, copied as the text the
+    database holds (never re-encoded, so nothing in it changes).
     """
+    levels = _columns_by_level(snapshot)
     head = json.dumps({"snapshot": metadata(snapshot)}, ensure_ascii=False)
     yield head[:-1] + ', "rows": ['
     rows = (
@@ -175,9 +179,12 @@ def json_stream(snapshot: Snapshot) -> Iterator[str]:
     )
     separator = "\n"
     for position, level, parent, key, raw in rows:
+        issue = json.loads(raw)
+        cells = {c["id"]: cell_text(issue, c) for c in levels[min(level, len(levels)) - 1]}
         yield (
             f'{separator}{{"position": {position}, "level": {level}, '
-            f'"parent_position": {json.dumps(parent)}, "key": {json.dumps(key, ensure_ascii=False)}, "issue": {raw}}}'
+            f'"parent_position": {json.dumps(parent)}, "key": {json.dumps(key, ensure_ascii=False)}, '
+            f'"cells": {json.dumps(cells, ensure_ascii=False)}, "issue": {raw}}}'
         )
         separator = ",\n"
     yield "\n]}\n"

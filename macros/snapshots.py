@@ -21,6 +21,7 @@ from django.utils import timezone
 from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
+from macros.sources.base import FieldInfo
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,12 @@ def _run(job: SnapshotJob) -> Snapshot | None:
     levels = [dict(level) for level in macro.levels]
     if not levels:
         raise SourceError("This macro has no query; configure it first.")
-    names = field_names(source)
+    known = {f.id: f for f in field_infos(source)}
     snapshot = Snapshot.objects.create(
         macro=macro,
         job=job,
         levels=levels,
-        columns=[[{"id": f, "name": names.get(f, f)} for f in level.get("fields", [])] for level in levels],
+        columns=[[field_column(f, known) for f in level.get("fields", [])] for level in levels],
         source=source.name,
         source_site=source.site_url,
         taken_by=job.requested_by,
@@ -274,13 +275,24 @@ def record_version(page: Page, kind: str, *, author=None, actor: str, snapshot: 
     return version
 
 
-def field_names(source: Source) -> dict[str, str]:
+def field_infos(source: Source) -> list[FieldInfo]:
+    """The source's fields (names and schemas), or none when Jira cannot say."""
     try:
-        names = {f.id: f.name for f in source.fields()}
+        return source.fields()
     except SourceError:
-        names = {}
+        return []
+
+
+def field_names(source: Source) -> dict[str, str]:
+    names = {f.id: f.name for f in field_infos(source)}
     names.setdefault("key", "Key")
     return names
+
+
+def field_column(field_id: str, known: dict[str, FieldInfo]) -> dict:
+    if field_id in known:
+        return known[field_id].column()
+    return {"id": field_id, "name": "Key" if field_id == "key" else field_id}
 
 
 def check_same_site(source: Source) -> None:

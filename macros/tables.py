@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
+from django.utils.safestring import mark_safe
 
+from macros.fieldtypes import renderer_for
+from macros.fieldtypes.registry import cell_value
 from macros.models import Snapshot, SnapshotRow
-from macros.rendering import cell_text, status_category_key
+from macros.rendering import status_category_key
 
 
 @dataclass
 class Cell:
     field: str
     text: str
+    html: str = ""  # safe HTML: the cell as the table shows it (macros/fieldtypes)
 
 
 @dataclass
@@ -68,7 +72,8 @@ def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -
     page = paginator.get_page(page_number)
     columns_by_level = snapshot.columns or [[{"id": "key", "name": "Key"}]]
     columns = columns_by_level[0]
-    rows = [_row(r, columns_by_level) for r in page.object_list]
+    site_url = snapshot.source_site or ""
+    rows = [_row(r, columns_by_level, site_url) for r in page.object_list]
     parents = {r.position: tr for r, tr in zip(page.object_list, rows, strict=False)}
     depth = 2
     while parents and depth <= len(columns_by_level):
@@ -77,7 +82,7 @@ def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -
         ).order_by("position")
         next_parents = {}
         for child in children:
-            table_row = _row(child, columns_by_level)
+            table_row = _row(child, columns_by_level, site_url)
             parents[child.parent_position].children.append(table_row)
             next_parents[child.position] = table_row
         parents = next_parents
@@ -85,11 +90,17 @@ def build_table(snapshot: Snapshot, page_number: int = 1, page_size: int = 25) -
     return Table(snapshot, columns, rows, page.number, paginator.num_pages, snapshot.issue_count, columns_by_level)
 
 
-def _row(row: SnapshotRow, columns_by_level: list[list[dict]]) -> TableRow:
+def _row(row: SnapshotRow, columns_by_level: list[list[dict]], site_url: str = "") -> TableRow:
     columns = columns_by_level[min(row.level, len(columns_by_level)) - 1]
     return TableRow(
         key=row.issue_key,
         level=row.level,
-        cells=[Cell(c["id"], cell_text(row.data, c["id"])) for c in columns],
+        cells=[_cell(row.data, c, site_url) for c in columns],
         category=status_category_key(row.data),
     )
+
+
+def _cell(issue: dict, column: dict, site_url: str) -> Cell:
+    renderer = renderer_for(column)
+    value = cell_value(issue, column["id"])
+    return Cell(column["id"], renderer.text(value), mark_safe(renderer.html(value, site_url=site_url)))

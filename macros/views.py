@@ -17,7 +17,7 @@ from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
 from macros.permissions import can_admin_space, can_edit, can_take_snapshot, page_for, visible_spaces
 from macros.rendering import render_body
-from macros.snapshots import field_names, request_snapshot
+from macros.snapshots import field_column, field_infos, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
 from macros.tables import build_table
 
@@ -269,11 +269,12 @@ def _preview(source, level: dict) -> dict:
         return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
     except SourceError as exc:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
-    from macros.rendering import cell_text
+    from macros.fieldtypes import cell_html
 
-    rows = [[cell_text(issue, f) for f in level["fields"]] for issue in result.issues]
-    names = field_names(source)
-    return {"errors": [], "rows": rows, "expected": result.expected, "fields": [names.get(f, f) for f in level["fields"]]}
+    known = {f.id: f for f in field_infos(source)}
+    columns = [field_column(f, known) for f in level["fields"]]
+    rows = [[cell_html(issue, c, source.site_url) for c in columns] for issue in result.issues]
+    return {"errors": [], "rows": rows, "expected": result.expected, "fields": [c["name"] for c in columns]}
 
 
 def _field_choices(source) -> list:

@@ -36,6 +36,15 @@ class FieldInfo:
     name: str  # "Summary", "Status", "Story Points"
     custom: bool = False
     schema_type: str | None = None  # Jira's schema.type: "string", "user", "array", …
+    # Jira's whole schema ({"type", "items", "custom", "system", "customId"}): it says how
+    # a value reads (macros/fieldtypes) and is stored with each snapshot's columns.
+    schema: dict = field(default_factory=dict)
+
+    def column(self) -> dict:
+        """The snapshot column for this field: ``{"id", "name", "schema"?}``."""
+        from macros.fieldtypes import column_for
+
+        return column_for(self.id, self.name, self.schema or ({"type": self.schema_type} if self.schema_type else None))
 
 
 @dataclass

@@ -647,6 +647,7 @@ class _JiraSource(Source):
                         item.get("custom", str(item["id"]).startswith("customfield_"))
                     ),
                     schema_type=schema.get("type"),
+                    schema=schema,
                 )
             )
         self._fields_cache = (time.monotonic(), out)
