@@ -26,8 +26,9 @@ from typing import Any, Protocol
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.timezone import localtime
 
+from macros.fieldtypes import renderer_for
+from macros.fieldtypes.renderers import Duration
 from macros.models import Macro, Snapshot, Sticker
-from macros.rendering import value_text
 
 COUNTS_VERSION = 1
 MAX_GROUPS = 200
@@ -54,13 +55,17 @@ class FieldRenderer(Protocol):
     def number(self, value: Any) -> float | None: ...
 
 
-class _CellTextRenderer:
-    """Until field types know Jira's schema: the table's text, and numbers that are numbers."""
+class _NumbersByValue:
+    """A column stored without Jira's schema (snapshots taken before columns kept it):
+    its numbers are the values that are numbers."""
 
-    summable = True  # decided by the values: a column with any non-number is not summed
+    summable = True  # decided by the values: a column holding anything else is not summed
+
+    def __init__(self, renderer: FieldRenderer):
+        self.renderer = renderer
 
     def text(self, value: Any) -> str:
-        return value_text(value)
+        return self.renderer.text(value)
 
     def number(self, value: Any) -> float | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -69,9 +74,19 @@ class _CellTextRenderer:
 
 
 def field_renderer(column: dict) -> FieldRenderer:
-    """How one column's values read as group labels and numbers (the one place to switch
-    to ``macros.fieldtypes.renderer_for``)."""
-    return _CellTextRenderer()
+    """How one column's values read as group labels and numbers: the field type's renderer."""
+    renderer = renderer_for(column)
+    if not renderer.summable and not column.get("schema"):
+        return _NumbersByValue(renderer)
+    return renderer
+
+
+# Numbers charted in another unit than Jira stores, by renderer type: time in hours, not seconds.
+UNITS: dict[type, tuple[str, float]] = {Duration: ("hours", 1 / 3600)}
+
+
+def unit_of(renderer: FieldRenderer) -> tuple[str, float]:
+    return UNITS.get(type(renderer), ("", 1.0))
 
 
 def field_value(issue: dict, field_id: str) -> Any:
@@ -123,6 +138,7 @@ class ChartTally:
         self.not_numbers: set[str] = set()
         self.sums: dict[str, Counter] = {f: Counter() for f in self.summable}
         self._summing = sorted(self.summable)  # less those found holding something else
+        self.units = {f: unit_of(self.renderers[f]) for f in self.summable}
         self.groups: dict[str, dict[str, _Group] | None] = {
             c["id"]: {} for c in self.columns if c["id"] not in UNGROUPED
         }
@@ -140,6 +156,7 @@ class ChartTally:
                 self.not_numbers.add(field_id)
                 self._summing = [f for f in self._summing if f != field_id]
             else:
+                number *= self.units[field_id][1]
                 numbers[field_id] = number
                 self.sums[field_id][category] += number
         for field_id, groups in self.groups.items():
@@ -187,8 +204,9 @@ class ChartTally:
 
     def counts(self) -> dict:
         """What goes into ``Snapshot.counts`` beside the status categories."""
-        summed = self.summed_fields()
-        return {"sums": {f: dict(self.sums[f]) for f in sorted(summed)}, "charts": COUNTS_VERSION}
+        summed = sorted(self.summed_fields())
+        units = {f: self.units[f][0] for f in summed if self.units[f][0]}
+        return {"sums": {f: dict(self.sums[f]) for f in summed}, **({"units": units} if units else {}), "charts": COUNTS_VERSION}
 
     def group_counts(self) -> dict:
         summed = self.summed_fields()
@@ -348,12 +366,18 @@ def trend_of(macro: Macro, measure: str = "", limit: int = 52) -> Trend:
 def summed_field_names(macro: Macro, rows: list[dict]) -> dict[str, str]:
     """Field id → name of the numeric fields summed in any of these snapshots."""
     ids: set[str] = set()
+    units: dict[str, str] = {}
     for row in rows:
         ids.update(((row["counts"] or {}).get("sums") or {}).keys())
+        units.update((row["counts"] or {}).get("units") or {})
     if not ids:
         return {}
     names = column_names(macro)
-    return {f: names.get(f, f) for f in ids}
+    return {f: _with_unit(names.get(f, f), units.get(f)) for f in ids}
+
+
+def _with_unit(name: str, unit: str | None) -> str:
+    return f"{name} ({unit})" if unit else name
 
 
 def column_names(macro: Macro) -> dict[str, str]:
@@ -395,7 +419,8 @@ def grouped(snapshot: Snapshot, group_by: str, measure: str = "") -> GroupedCoun
     names = {c["id"]: c["name"] for level in (snapshot.columns or []) for c in level}
     names[STATUS_CATEGORY] = "Status category"
     field_name = names.get(group_by, group_by)
-    measure_name = f"Sum of {names.get(measure, measure)}" if measure else "Issues"
+    unit = ((snapshot.counts or {}).get("units") or {}).get(measure)
+    measure_name = f"Sum of {_with_unit(names.get(measure, measure), unit)}" if measure else "Issues"
     result = GroupedCounts(group_by, field_name, measure, measure_name, [])
     sums = (snapshot.counts or {}).get("sums") or {}
     if measure and measure not in sums:

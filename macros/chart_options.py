@@ -55,7 +55,10 @@ def chart_form(macro, config: dict, data=None) -> ChartOptionsForm:
     from macros.sources import SourceError, get_source
 
     names = column_names(macro)
-    numeric = set(((macro.latest_snapshot() or _NoSnapshot).counts or {}).get("sums") or {})
+    latest = (macro.latest_snapshot() or _NoSnapshot).counts or {}
+    numeric = set(latest.get("sums") or {})
+    for field_id, unit in (latest.get("units") or {}).items():
+        names[field_id] = f"{names.get(field_id, field_id)} ({unit})"
     try:
         for info in get_source().fields():
             names.setdefault(info.id, info.name)

@@ -375,3 +375,26 @@ def test_a_pie_of_one_group_is_a_whole_circle_and_shares_add_up():
     assert [s.label for s in pie.slices][-1] == "Other (5 more)" and len(pie.slices) == 8
     assert sum(s.value for s in pie.slices) == 12
     assert pie.slices[-1].css == "pal-other"
+
+
+@pytest.mark.parametrize("cloud", [True, False], ids=["cloud", "datacenter"])
+def test_every_field_type_groups_under_readable_labels(cloud):
+    from macros.tests.jira_fields import COLUMNS, RAW_MARKERS, varied_fields
+
+    issues = [{"key": f"WEB-{n}", "fields": varied_fields(n, cloud=cloud)} for n in range(1, 41)]
+    counts, groups = tally([COLUMNS], issues)
+    for field_id, labels in groups.items():
+        for label in labels or {}:
+            # "None" is the group of issues without a value, as Jira's own charts name it.
+            assert label == "None" or not any(marker in label for marker in RAW_MARKERS), (field_id, label)
+    assert set(groups["status"]) == {"To Do", "In Progress", "In Review", "Done"}
+    assert groups["status"]["In Review"]["category"] == "In Progress"
+    assert sum(g["count"] for g in groups["priority"].values()) == 40
+    points = sum(i["fields"]["customfield_10016"] or 0 for i in issues)
+    assert sum(counts["sums"]["customfield_10016"].values()) == points
+    assert "summary" not in groups and "description" not in groups
+    estimates = sum(i["fields"]["timeestimate"] for i in issues) / 3600
+    assert sum(counts["sums"]["timeestimate"].values()) == pytest.approx(estimates)
+    assert counts["units"] == {f: "hours" for f in counts["sums"] if "time" in f}
+    sprints = set(groups["customfield_10020"])
+    assert sprints and all("Sprint" in s or "sprint" in s.lower() for s in sprints), sprints
