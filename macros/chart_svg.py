@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from macros.chart_data import CATEGORY_KEYS, GroupBar, GroupedCounts, Trend, number_text
@@ -93,6 +95,16 @@ class TrendFigure:
     @property
     def plot_height(self) -> int:
         return self.bottom - self.top
+
+    @property
+    def points_markup(self) -> SafeString:
+        """The clickable points, built here: as template nodes, 52 of them cost more than the rest of the trend."""
+        return format_html_join(
+            "",
+            '<a href="{}" class="point" tabindex="-1"><title>{}</title>'
+            '<rect x="{}" y="{}" width="{}" height="{}" class="hit"/><circle cx="{}" cy="{}" r="4"/></a>',
+            ((p.href, p.title, p.hit_x, self.top, p.hit_width, self.plot_height, p.x, p.y) for p in self.points),
+        )
 
 
 def trend_figure(trend: Trend, page_id: int) -> TrendFigure:

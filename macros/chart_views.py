@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET
@@ -36,7 +38,7 @@ def page_trends(request: HttpRequest, page: Page) -> list[dict]:
                 "macro": macro,
                 "trend": trend,
                 "figure": trend_figure(trend, page.pk),
-                "version_url_prefix": version_url_prefix(page.pk),
+                "table_rows": _table_rows(trend, version_url_prefix(page.pk)),
                 "measures": [
                     (name, _with(request.GET, parameter, measure_id, f"trend-{macro.public_id}"), measure_id == trend.measure)
                     for measure_id, name in trend.measures
@@ -46,6 +48,27 @@ def page_trends(request: HttpRequest, page: Page) -> list[dict]:
             }
         )
     return trends
+
+
+def _table_rows(trend: Trend, version_url: str) -> SafeString:
+    """The rows of the table under a trend, built here for the same reason as its points."""
+    rows = []
+    for row in trend.rows():
+        point = row["point"]
+        version = format_html('<a href="{}{}/">v{}</a>', version_url, point.version, point.version) if point.version else ""
+        rows.append(
+            format_html(
+                '<tr><td>{}</td><td class="nowrap"><time datetime="{}">{}</time></td>{}<td class="num total">{}</td>{}<td>{}</td></tr>\n',
+                version,
+                row["iso"],
+                row["taken"],
+                format_html_join("", '<td class="num">{}</td>', ((v,) for v in row["values"])),
+                row["total"],
+                format_html('<td class="num">{}</td>', row["remaining"]) if trend.is_sum else "",
+                format_html_join(" ", '<span class="sticker plain">{}</span>', ((s,) for s in point.stickers)),
+            )
+        )
+    return mark_safe("".join(rows))  # each row built by format_html
 
 
 def _with(query: QueryDict, name: str, value: str, anchor: str) -> str:
