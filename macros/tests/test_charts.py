@@ -310,6 +310,19 @@ def test_an_old_version_keeps_its_chart(client, people, macro_page, monkeypatch)
     assert bars_of(body) == {"High": "1", "Medium": "1"}
 
 
+def test_an_empty_snapshot_draws_no_chart_and_says_why(client, people, macro_page, monkeypatch):
+    page, macro = macro_page
+    set_chart(page, macro, people["editor"], type="pie", group_by="assignee")
+    snapshot_of(macro, monkeypatch, [])
+    client.force_login(people["viewer"])
+    body = client.get(page.get_absolute_url()).content.decode()
+    assert "No issues to chart." in body and 'class="chart-svg' not in body
+    set_chart(page, macro, people["editor"], type="bar", group_by="assignee", measure=POINTS)
+    snapshot_of(macro, monkeypatch, [story(1, points=0), story(2, points=0)])
+    body = client.get(page.get_absolute_url()).content.decode()
+    assert "Nothing to add up: every issue's Story Points is empty or 0." in body
+
+
 def test_a_chart_of_a_field_the_snapshot_lacks_says_so(client, people, macro_page, monkeypatch):
     page, macro = macro_page
     set_chart(page, macro, people["editor"], type="bar", group_by="fixVersions")
