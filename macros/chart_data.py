@@ -266,6 +266,7 @@ class TrendPoint:
     taken_at: datetime
     values: dict[str, float]  # per status category
     stickers: list[str]
+    query_changed: bool = False  # its JQL is not the previous snapshot's: a jump may be the query's
 
     @property
     def total(self) -> float:
@@ -321,7 +322,7 @@ def trend_of(macro: Macro, measure: str = "", limit: int = 52) -> Trend:
     latest = list(
         finished.order_by("-taken_at", "-pk")
         .annotate(uncounted=ExpressionWrapper(Q(group_counts__isnull=True), output_field=BooleanField()))
-        .values("pk", "taken_at", "counts", "uncounted", "page_version__number")[:limit]
+        .values("pk", "taken_at", "counts", "uncounted", "page_version__number", "levels")[:limit]
     )
     latest.reverse()
     total = len(latest) if len(latest) < limit else finished.count()
@@ -343,14 +344,20 @@ def trend_of(macro: Macro, measure: str = "", limit: int = 52) -> Trend:
     measure = measure if measure in names else ""
     points = []
     categories: set[str] = set()
+    previous_query = None
     for row in latest:
+        query = [level.get("jql") for level in row["levels"] or []]
         counts = row["counts"] or {}
         if measure:
             values = dict((counts.get("sums") or {}).get(measure) or {})
         else:
             values = dict(counts.get("status_categories") or {})
         categories.update(values)
-        points.append(TrendPoint(row["pk"], row["page_version__number"], row["taken_at"], values, stickers.get(row["pk"], [])))
+        changed = previous_query is not None and query != previous_query
+        previous_query = query
+        points.append(
+            TrendPoint(row["pk"], row["page_version__number"], row["taken_at"], values, stickers.get(row["pk"], []), changed)
+        )
     ordered = sorted(categories | {"To Do", "In Progress", "Done"}, key=category_sort_key)
     return Trend(
         title=macro.title or "Jira issues",

@@ -143,6 +143,8 @@ def trend_figure(trend: Trend, page_id: int) -> TrendFigure:
         title = f"{version}{local[i].strftime('%Y-%m-%d %H:%M')} · {', '.join(parts)} · total {number_text(p.total)}"
         if p.stickers:
             title += " · ★ " + ", ".join(p.stickers)
+        if p.query_changed:
+            title += " · the query changed"
         href = f"{version_url}{p.version}/" if p.version else ""
         marks.append(PointMark(x, y(p.total), href, title, round(hit_x, 1), round(max(hit_end - hit_x, 1), 1)))
 

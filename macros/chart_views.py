@@ -58,7 +58,7 @@ def _table_rows(trend: Trend, version_url: str) -> SafeString:
         version = format_html('<a href="{}{}/">v{}</a>', version_url, point.version, point.version) if point.version else ""
         rows.append(
             format_html(
-                '<tr><td>{}</td><td class="nowrap"><time datetime="{}">{}</time></td>{}<td class="num total">{}</td>{}<td>{}</td></tr>\n',
+                '<tr><td>{}</td><td class="nowrap"><time datetime="{}">{}</time></td>{}<td class="num total">{}</td>{}<td>{}{}</td></tr>\n',
                 version,
                 row["iso"],
                 row["taken"],
@@ -66,6 +66,9 @@ def _table_rows(trend: Trend, version_url: str) -> SafeString:
                 row["total"],
                 format_html('<td class="num">{}</td>', row["remaining"]) if trend.is_sum else "",
                 format_html_join(" ", '<span class="sticker plain">{}</span>', ((s,) for s in point.stickers)),
+                mark_safe(' <span class="badge pending" title="The macro\'s JQL differs from the snapshot before">query changed</span>')
+                if point.query_changed
+                else "",
             )
         )
     return mark_safe("".join(rows))  # each row built by format_html
@@ -128,7 +131,7 @@ def trend_csv(request: HttpRequest, page_id: int, macro_id) -> StreamingHttpResp
 def _trend_rows(trend: Trend) -> Iterator[list[str]]:
     what = "" if not trend.is_sum else f" ({trend.measure_name})"
     extra = ["Remaining (not Done)"] if trend.is_sum else []
-    yield ["Version", "Snapshot", "Taken at", *[f"{c}{what}" for c in trend.categories], f"Total{what}", *extra, "Stickers"]
+    yield ["Version", "Snapshot", "Taken at", *[f"{c}{what}" for c in trend.categories], f"Total{what}", *extra, "Stickers", "Query changed"]
     for p in trend.points:
         remaining = [_plain(p.remaining)] if trend.is_sum else []
         yield [
@@ -139,6 +142,7 @@ def _trend_rows(trend: Trend) -> Iterator[list[str]]:
             _plain(p.total),
             *remaining,
             " | ".join(p.stickers),
+            "yes" if p.query_changed else "",
         ]
 
 

@@ -178,6 +178,15 @@ def test_stickers_are_marked_on_the_time_axis(client, people, three_weeks):
     assert trend_rows(body)[2][-1] == "Sprint 12 end"
 
 
+def test_a_changed_query_is_noted_where_it_changed(client, people, three_weeks):
+    page, macro, snapshots = three_weeks
+    Snapshot.objects.filter(pk=snapshots[2].pk).update(levels=[{"jql": "project = WEB AND sprint = 13", "fields": FIELDS}])
+    client.force_login(people["viewer"])
+    rows = trend_rows(client.get(reverse("page_history", args=[page.pk])).content.decode())
+    assert [r[-1] for r in rows] == ["", "", "query changed"]
+    assert [p.query_changed for p in trend_of(macro).points] == [False, False, True]
+
+
 def test_no_trend_for_a_macro_with_one_snapshot(client, people, macro_page, monkeypatch):
     page, macro = macro_page
     snapshot_of(macro, monkeypatch, [story(1)])
@@ -207,7 +216,7 @@ def test_the_trend_data_downloads_as_csv(client, people, three_weeks):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].endswith('-trend.csv"')
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
-    assert rows[0][:3] == ["Version", "Snapshot", "Taken at"] and rows[0][-2:] == ["Remaining (not Done)", "Stickers"]
+    assert rows[0][:3] == ["Version", "Snapshot", "Taken at"] and rows[0][-3:] == ["Remaining (not Done)", "Stickers", "Query changed"]
     assert [r[3:8] for r in rows[1:]] == [["18", "0", "0", "18", "18"], ["6", "7", "2", "15", "13"], ["3", "5", "12", "20", "8"]]
 
 

@@ -60,7 +60,7 @@ def test_the_history_trend_shows_each_snapshots_counts(live_server, people, spac
     chart = tab.get_by_role("img", name="Trend of Open issues")
     expect(chart).to_be_visible()
     table = tab.locator("table.trend-numbers")
-    expect(table.locator("thead th")).to_have_text(["Version", "Taken", "To Do", "In Progress", "Done", "Total", "Stickers"])
+    expect(table.locator("thead th")).to_have_text(["Version", "Taken", "To Do", "In Progress", "Done", "Total", "Notes"])
     rows = table.locator("tbody tr")
     expect(rows).to_have_count(3)
     for row, expected in zip(range(3), (["7", "0", "0", "7"], ["4", "2", "2", "8"], ["1", "2", "6", "9"]), strict=True):
