@@ -235,7 +235,9 @@ class Snapshot(models.Model):
     source = models.CharField(max_length=32)
     source_site = models.CharField(max_length=255, blank=True)
     issue_count = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(default=dict)  # {"levels": [n1, n2…], "status_categories": {…}}
+    counts = models.JSONField(default=dict)  # {"levels": [n1, n2…], "status_categories": {…}, "sums": {…}}
+    # The level-1 issues grouped per column, for charts (macros/chart_data.py); None until counted.
+    group_counts = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     taken_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
 from macros.sources.base import FieldInfo
@@ -170,6 +171,7 @@ class _RowWriter:
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
         self.indexer = RowIndexer(snapshot)  # issue 11: what filtering and sorting read
+        self.charts = ChartTally(snapshot.columns[0] if snapshot.columns else [])  # chart counts (issue 15)
 
     def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
         calls = 0
@@ -193,7 +195,9 @@ class _RowWriter:
                 )
                 self.level_counts[depth] += 1
                 if depth == 1:
-                    self.categories[_status_category(issue)] += 1
+                    category = _status_category(issue)
+                    self.categories[category] += 1
+                    self.charts.add(issue, category)  # chart counts (issue 15)
                 self.level_positions.setdefault(depth, []).append((self.position, key))
             SnapshotRow.objects.bulk_create(rows)
             self.indexer.write(rows)
@@ -230,7 +234,9 @@ def _finish(job: SnapshotJob, snapshot: Snapshot, writer: _RowWriter, duration_m
         snapshot.counts = {
             "levels": [writer.level_counts[d] for d in range(1, len(snapshot.levels) + 1)],
             "status_categories": dict(writer.categories),
+            **writer.charts.counts(),  # chart counts (issue 15): sums per category
         }
+        snapshot.group_counts = writer.charts.group_counts()  # chart counts (issue 15)
         snapshot.duration_ms = duration_ms
         snapshot.requests_made = requests_made
         snapshot.save()

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
 from macros import space_switch, table_views
+from macros.chart_options import chart_form
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -267,15 +268,16 @@ def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     display = config.get("display") or {}
     columns = _column_names(macro, config)
     form = DisplayForm(request.POST or None, display=display, columns=columns)
-    if request.method == "POST" and form.is_valid():
-        # Keys another tab or app keeps in the display settings (a chart, say) stay as they are.
-        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display()}})
+    charts = chart_form(macro, config, request.POST or None)  # the Chart option (issue 15)
+    if request.method == "POST" and form.is_valid() and charts.is_valid():
+        # Keys another tab or app keeps in the display settings stay as they are.
+        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display(), **charts.display_options()}})
         messages.success(request, "Display options saved to the draft.")
         return redirect("page_edit", page.pk)
     return render(
         request,
         "macros/macro_display.html",
-        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
+        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display"), "chart_form": charts},
     )
 
 
