@@ -16,6 +16,7 @@ from conftest import PASSWORD, StaticSource, make_issue, publish_page_with_macro
 from macros import pages as page_service
 from macros.models import Macro, SnapshotJob
 from macros.snapshots import request_snapshot, take
+from macros.sources.base import FieldInfo
 from tests.conftest import SCREENSHOT_DIR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,9 +41,11 @@ def _issue(n: int) -> dict:
 @pytest.fixture
 def issues(monkeypatch):
     source = StaticSource([_issue(n) for n in range(1, 61)])
-    source.fields = lambda: [  # the names the columns get
-        type("F", (), {"id": f, "name": n, "custom": f.startswith("customfield")})()
-        for f, n in [("summary", "Summary"), ("status", "Status"), ("assignee", "Assignee"), ("customfield_10016", "Story Points")]
+    source.fields = lambda: [  # the names and Jira schemas the columns get
+        FieldInfo("summary", "Summary", schema={"type": "string", "system": "summary"}),
+        FieldInfo("status", "Status", schema={"type": "status", "system": "status"}),
+        FieldInfo("assignee", "Assignee", schema={"type": "user", "system": "assignee"}),
+        FieldInfo("customfield_10016", "Story Points", True, schema={"type": "number", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:float"}),
     ]
     use_source(monkeypatch, source)
     return source
