@@ -11,10 +11,15 @@ queries, template; no network):
 * header sorts on text, a status, a number and a date, each way, and a sort + filter,
 * a deep page of a sort, and a grouped table with totals.
 
-Each figure is the median of ``--repeat`` requests after one warm-up, with its ratio to
-the baseline. It also reports what the index costs when the snapshot is written: the rows
-of one 100-issue page written with and without the hook (issue 12's bar is 20,000 issues
-in under 4 s). The bar: every filter or sort under 300 ms server time. Exits non-zero
+Each case is cleared from the cache, then asked once ("first": its counts and totals are
+worked out) and ``--repeat`` times more ("again", the median: a view's counts and totals
+are cached, a snapshot never changes; the page's order is always worked out afresh), each
+with its ratio to the baseline (the median of ``--repeat`` plain pages).
+
+It also reports what the index costs while the snapshot is written: the time spent in
+the ``RowIndexer`` hook next to the time spent storing the rows themselves (issue 12's
+bar is 20,000 issues in under 4 s). It clears the configured cache between cases: run it
+on a database (and cache) of its own. The bar: every filter or sort under 300 ms server time. Exits non-zero
 when a figure misses it.
 
     .venv/bin/python bench/bench_table.py                    # postgres://…/tab11_db
@@ -59,6 +64,7 @@ def _setup_django(database_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    call_command("createcachetable", verbosity=0)
 
 
 def build_snapshot(total: int):
@@ -130,15 +136,22 @@ def _shown(item: dict) -> dict:
     return {**item, "fields": {k: v for k, v in item["fields"].items() if k in FIELDS or k == "status"}}
 
 
-def measure(client, url: str, params: dict, repeat: int) -> tuple[float, str]:
-    response = client.get(url, params)  # warm-up (and the check that it answers)
+def measure(client, url: str, params: dict, repeat: int) -> tuple[float, float, str]:
+    """``(first, median of the next ones, html)``: the first request finds nothing cached
+    (counts and totals of a view are kept once worked out: a snapshot never changes)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    began = time.perf_counter()
+    response = client.get(url, params)
+    first = (time.perf_counter() - began) * 1000
     assert response.status_code == 200, (params, response.status_code)
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
         response = client.get(url, params)
         times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), response.content.decode()
+    return first, statistics.median(times), response.content.decode()
 
 
 def main() -> int:
@@ -163,7 +176,8 @@ def main() -> int:
     client.force_login(user)
     url = page.get_absolute_url()
     m = macro.pk
-    baseline, html = measure(client, url, {}, args.repeat)
+    client.get(url)  # the first request of the process pays for imports and connections
+    _, baseline, html = measure(client, url, {}, args.repeat)
     assert "Page 1 of" in html
     cases = [
         (f"filter: one issue (“issue {args.issues - 1}:”)", {f"q{m}": f"issue {args.issues - 1}:"}, "<strong>1</strong> of"),
@@ -177,26 +191,30 @@ def main() -> int:
         (f"sort: assignee, page {args.issues // 50:,}", {f"s{m}": "assignee", f"p{m}": str(args.issues // 50)}, f"Page {args.issues // 50} of"),
         ("sort + filter", {f"s{m}": "-key", f"q{m}": "team-3"}, " of "),
     ]
-    print(f"\n{'case':44} {'ms':>8} {'× baseline':>11}")
-    print(f"{'baseline: plain paged table, page 1':44} {baseline:8.1f} {1:11.2f}")
+    print(f"\n{'case':44} {'first ms':>9} {'×':>6} {'again ms':>9} {'×':>6}")
+    print(f"{'baseline: plain paged table, page 1':44} {'':>9} {'':>6} {baseline:9.1f} {1:6.2f}")
     worst = 0.0
+
+    def report(name: str, first: float, again: float) -> None:
+        nonlocal worst
+        worst = max(worst, first, again)
+        print(f"{name:44} {first:9.1f} {first / baseline:6.2f} {again:9.1f} {again / baseline:6.2f}")
+
     for name, params, expect in cases:
-        ms, html = measure(client, url, params, args.repeat)
+        first, again, html = measure(client, url, params, args.repeat)
         assert expect in html, (name, expect)
-        worst = max(worst, ms)
-        print(f"{name:44} {ms:8.1f} {ms / baseline:11.2f}")
+        report(name, first, again)
     macro.display = {**macro.display, "group_by": "status", "show_totals": True}
     macro.save(update_fields=["display"])
-    ms, html = measure(client, url, {}, args.repeat)
+    first, again, html = measure(client, url, {}, args.repeat)
     assert "group-head" in html
-    print(f"{'grouped by status, with totals':44} {ms:8.1f} {ms / baseline:11.2f}")
-    ms2, html = measure(client, url, {f"q{m}": "team-3", f"s{m}": "-customfield_10016"}, args.repeat)
-    print(f"{'grouped + totals + filter + sort':44} {ms2:8.1f} {ms2 / baseline:11.2f}")
-    worst = max(worst, ms, ms2)
+    report("grouped by status, with totals", first, again)
+    first, again, html = measure(client, url, {f"q{m}": "team-3", f"s{m}": "-customfield_10016"}, args.repeat)
+    report("grouped + totals + filter + sort", first, again)
     if not args.keep:
         Space.objects.filter(pk=page.space_id).delete()
     ok = worst < BAR_MS
-    print(f"\nslowest filter/sort: {worst:.1f} ms — bar {BAR_MS:.0f} ms: {'met' if ok else 'NOT met'}")
+    print(f"\nslowest filter/sort (first or again): {worst:.1f} ms — bar {BAR_MS:.0f} ms: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
 

@@ -10,6 +10,8 @@ read to answer a filter or a sort: only the rows of the page on screen are.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import math
 import re
@@ -21,6 +23,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import CharField, Count, F, FloatField, Min, QuerySet, Subquery, Sum, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform
@@ -38,6 +41,7 @@ MAX_FILTER_WORDS = 8
 MAX_PAGE_SIZE = 500
 MAX_OPEN_TOGGLES = 200
 MAX_PAGE_NUMBER = 1_000_000
+AGGREGATES_CACHE_SECONDS = 24 * 3600
 MAX_GROUP_LABELS = 500  # groups named from a row of theirs; past that the label is its sort key
 DEFAULT_EMPTY_CELL = "—"
 DEFAULT_DATE_FORMAT = TableDefaults.DateFormat.ISO.value  # what macros/fieldtypes writes anyway
@@ -567,11 +571,16 @@ def build_table(
     summable = _summable(snapshot, columns_by_level[0]) if display.get("show_totals") else []
 
     # One scan answers the counts (and totals): per group when grouped, else for the
-    # filtered rows; the unfiltered count is the snapshot's own.
+    # filtered rows; the unfiltered count is the snapshot's own. A snapshot never changes,
+    # so the answer is kept in the cache for the next reader of the same view.
     groups: dict[str | None, Group] = {}
     totals: dict[str, float | None] | None = None
     matched: int | None = None
-    if group_by:
+    aggregates_key = _aggregates_key(snapshot, group_by, words, summable, date_format)
+    cached = cache.get(aggregates_key) if group_by or summable or words else None
+    if cached is not None:
+        groups, totals, matched = copy.deepcopy(cached)
+    elif group_by:
         group_column = next(c for c in columns_by_level[0] if c["id"] == group_by)
         groups, totals, count = _groups(snapshot, roots, group_column, summable, date_format)
         matched = count if words else None
@@ -596,6 +605,8 @@ def build_table(
     if count_with_page:
         matched = counted if page_rows or state.page == 1 else roots.count()
     count = snapshot.issue_count if matched is None else matched
+    if cached is None and (group_by or summable or words):
+        cache.set(aggregates_key, (groups, totals, matched), AGGREGATES_CACHE_SECONDS)
     num_pages = max(1, math.ceil(count / size))
     if wanted > num_pages:
         if count:
@@ -653,13 +664,17 @@ def _page(roots: QuerySet, ordering: list, group_by: str, number: int, size: int
     offset = (number - 1) * size
     query = rows.order_by(*ordering).values_list(*fields)[offset : offset + size]
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A deep page of a sort keeps up to 50,000 short keys: sort them in memory, not on disk.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL work_mem = '32MB'")
+        _more_work_mem()  # a deep page of a sort keeps up to 50,000 short keys: in memory, not on disk
         found = list(query)
     total = found[0][2] if count and found else 0
     return [(r[0], r[1]) for r in found], total
+
+
+def _more_work_mem() -> None:
+    """For this transaction, room for PostgreSQL to sort or hash one snapshot's keys in memory."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '32MB'")
 
 
 def _sorts(state: TableState, display: dict, fields: list[str], names: dict, messages: list[str]) -> list[Sort]:
@@ -810,7 +825,10 @@ def _groups(snapshot, roots: QuerySet, column: dict, summable: list[str], date_f
     """
     aggregates = {"count": Count("pk"), "first": Min("position")}
     aggregates.update({f"sum_{i}": _sum(f) for i, f in enumerate(summable)})
-    results = list(roots.annotate(group_key=_key_expr(column["id"])).values("group_key").annotate(**aggregates).order_by())
+    query = roots.annotate(group_key=_key_expr(column["id"])).values("group_key").annotate(**aggregates).order_by()
+    with transaction.atomic():
+        _more_work_mem()  # a hash aggregate in memory rather than a sort on disk
+        results = list(query)
     results.sort(key=lambda r: (r["group_key"] is None, r["group_key"] or ""))
     shown = results[:MAX_GROUP_LABELS]
     sample = {r.position: r.data for r in SnapshotRow.objects.filter(snapshot=snapshot, position__in=[r["first"] for r in shown]).only("position", "data")}
@@ -827,6 +845,13 @@ def _groups(snapshot, roots: QuerySet, column: dict, summable: list[str], date_f
 def _add(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
+
+
+def _aggregates_key(snapshot: Snapshot, group_by: str, words: list[str], summable: list[str], date_format: str) -> str:
+    view = json.dumps([group_by, words, summable, date_format], ensure_ascii=False)
+    # The time it was taken too: a restored or rebuilt database may reuse a snapshot's id.
+    taken = snapshot.taken_at.timestamp() if snapshot.taken_at else 0
+    return f"table-aggregates:{snapshot.pk}:{taken:.6f}:{hashlib.sha256(view.encode()).hexdigest()[:32]}"
 
 
 def _summable(snapshot: Snapshot, columns: list[dict]) -> list[str]:

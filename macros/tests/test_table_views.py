@@ -98,6 +98,12 @@ def test_only_site_admins_make_site_templates_and_everyone_sees_them(client, peo
     listing = client.get(reverse("template_chooser", args=[page.pk]), {"tab": "all"}).content.decode()
     assert "<strong>For all</strong>" in listing and "<strong>Mine</strong>" not in listing
     assert client.post(reverse("template_delete", args=[MacroTemplate.objects.get(name="For all").pk])).status_code == 403
+    client.force_login(people["site_admin"])
+    listing = client.get(reverse("template_chooser", args=[page.pk]), {"tab": "all"}).content.decode()
+    assert 'aria-label="Delete For all"' in listing
+    site_template = MacroTemplate.objects.get(name="For all")
+    assert client.post(reverse("template_delete", args=[site_template.pk]), {"next": "/"}).status_code == 302
+    assert not MacroTemplate.objects.filter(pk=site_template.pk).exists()
 
 
 @pytest.mark.parametrize("choice, queued, offered", [("ask", False, True), ("yes", True, False), ("no", False, False)])

@@ -16,6 +16,7 @@ from conftest import PASSWORD, StaticSource, make_issue, publish_page_with_macro
 from macros import pages as page_service
 from macros.models import Macro, SnapshotJob
 from macros.snapshots import request_snapshot, take
+from macros.sources.base import FieldInfo
 from tests.conftest import SCREENSHOT_DIR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,9 +41,11 @@ def _issue(n: int) -> dict:
 @pytest.fixture
 def issues(monkeypatch):
     source = StaticSource([_issue(n) for n in range(1, 61)])
-    source.fields = lambda: [  # the names the columns get
-        type("F", (), {"id": f, "name": n, "custom": f.startswith("customfield")})()
-        for f, n in [("summary", "Summary"), ("status", "Status"), ("assignee", "Assignee"), ("customfield_10016", "Story Points")]
+    source.fields = lambda: [  # the names and Jira schemas the columns get
+        FieldInfo("summary", "Summary", schema={"type": "string", "system": "summary"}),
+        FieldInfo("status", "Status", schema={"type": "status", "system": "status"}),
+        FieldInfo("assignee", "Assignee", schema={"type": "user", "system": "assignee"}),
+        FieldInfo("customfield_10016", "Story Points", True, schema={"type": "number", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:float"}),
     ]
     use_source(monkeypatch, source)
     return source
@@ -160,7 +163,14 @@ def test_an_editor_groups_a_table_with_counts_and_totals(live_server, issues, sp
     expect(total_row).to_contain_text(str(sum(points[n - 1] for n in ana)))
     expect(heads).to_have_count(1)  # Ana's issues are all To Do (n % 3 == 0)
     expect(heads.nth(0)).to_contain_text(f"Status: To Do ({len(ana)} issues)")
-    tab.screenshot(path=str(DOCS / "table-grouped-filtered-totals.png"), full_page=True)
+    # Every word must match: “step 1:” is steps 1, 11, 21, 31, 41 and 51, in all three groups.
+    block.get_by_label("Filter issues").fill("step 1:")
+    expect(block.locator(".filter-count")).to_contain_text("6 of 60 issues")
+    expect(heads).to_have_count(3)
+    shown = [1, 11, 21, 31, 41, 51]
+    expect(total_row).to_contain_text(str(sum(points[n - 1] for n in shown)))
+    block.scroll_into_view_if_needed()
+    block.screenshot(path=str(DOCS / "table-grouped-filtered-totals.png"))
 
 
 def test_a_template_saved_on_one_page_is_used_on_another(live_server, issues, space, people, page_in_browser):
