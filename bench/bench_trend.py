@@ -9,7 +9,9 @@ process with the shipped settings (DEBUG off), Django's test client asks for, in
 * the same History page with the trends left out (``chart_views.page_trends`` answering
   no trend): the baseline;
 * the trend alone: ``trend_of`` + its template, the part the trend adds;
-* the trend's sum of story points (a burn-down), and its CSV.
+* the trend's sum of story points (a burn-down), and its CSV;
+* the page of one ``--big-issues`` snapshot (50,000) with a bar chart of story points by
+  assignee, against the same page without the chart.
 
 The numbers come from the counts stored with each snapshot, so the figures do not grow
 with ``--issues``: try ``--issues 5000``. Counting them is a cost of taking a snapshot:
@@ -47,6 +49,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--issues", type=int, default=1000, help="issues per snapshot (default 1000)")
     parser.add_argument("--rounds", type=int, default=30, help="timed requests of each kind (default 30)")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary file")
+    parser.add_argument("--big-issues", type=int, default=50_000, help="issues of the one big snapshot charted (0: skip)")
     return parser.parse_args()
 
 
@@ -60,15 +63,12 @@ def setup_django(database_url: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def build(issues: int):
-    """A page whose macro has 52 weekly snapshots of ``issues`` issues each."""
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
+FIELDS = ["key", "summary", "status", "assignee", "priority", "customfield_10016"]
+CHART = {"type": "bar", "group_by": "assignee", "measure": "customfield_10016", "placement": "above"}
 
-    import macros.sources as sources
-    from macros import pages as page_service
-    from macros.models import PageVersion, Snapshot, SnapshotJob, Space, SpacePermission
-    from macros.snapshots import request_snapshot, take
+
+def weekly_source(issues: int, week: int):
+    """A source whose ``issues`` move from To Do to Done over the 52 weeks."""
     from macros.sources.base import FieldInfo, Identity, ResultPage, Source
 
     categories = [("To Do", "new"), ("In Progress", "indeterminate"), ("Done", "done")]
@@ -76,27 +76,24 @@ def build(issues: int):
     class Week(Source):
         name = "bench"
 
-        def __init__(self, week: int):
-            self.week = week
-
         def search_pages(self, jql, fields, *, page_size=100):
-            done_share = self.week / SNAPSHOTS
-            found = []
-            for n in range(issues):
-                position = n / issues
-                state = categories[2] if position < done_share else categories[1] if position < done_share + 0.15 else categories[0]
-                found.append({
-                    "id": str(10000 + n), "key": f"WEB-{n + 1}",
-                    "fields": {
-                        "summary": f"Issue {n + 1}",
-                        "status": {"name": state[0], "statusCategory": {"key": state[1], "name": state[0]}},
-                        "assignee": {"accountId": f"acc{n % 7}", "displayName": f"Person {n % 7}", "active": True},
-                        "priority": {"name": ["High", "Medium", "Low"][n % 3]},
-                        "customfield_10016": [1, 2, 3, 5, 8][n % 5],
-                    },
-                })
-            for start in range(0, len(found), page_size):
-                yield ResultPage(found[start : start + page_size], len(found))
+            done_share = week / SNAPSHOTS
+            for start in range(0, issues, page_size):
+                found = []
+                for n in range(start, min(start + page_size, issues)):
+                    position = n / issues
+                    state = categories[2] if position < done_share else categories[1] if position < done_share + 0.15 else categories[0]
+                    found.append({
+                        "id": str(10000 + n), "key": f"WEB-{n + 1}",
+                        "fields": {
+                            "summary": f"Issue {n + 1}",
+                            "status": {"name": state[0], "statusCategory": {"key": state[1], "name": state[0]}},
+                            "assignee": {"accountId": f"acc{n % 7}", "displayName": f"Person {n % 7}", "active": True},
+                            "priority": {"name": ["High", "Medium", "Low"][n % 3]},
+                            "customfield_10016": [1, 2, 3, 5, 8][n % 5],
+                        },
+                    })
+                yield ResultPage(found, issues)
 
         def fields(self):
             return [FieldInfo("summary", "Summary"), FieldInfo("status", "Status"), FieldInfo("assignee", "Assignee"),
@@ -105,24 +102,49 @@ def build(issues: int):
         def myself(self):
             return Identity("Bench", "bench")
 
-    user = get_user_model().objects.create_user("lead", "lead@example.com", "bench-password-1")
-    space = Space.objects.create(key="bench", name="Bench")
-    SpacePermission.objects.create(space=space, user=user, level=SpacePermission.Level.EDIT)
-    page = page_service.create_page(space, "Release train", "Weekly status.", user)
+    return Week()
+
+
+def page_with_macro(user, space, title: str):
+    from macros import pages as page_service
+
+    page = page_service.create_page(space, title, "Weekly status.", user)
     macro = page_service.add_macro(page_service.get_draft(page, user), "Release scope")
     page_service.save_macro_draft(macro, {
         "title": "Release scope",
-        "levels": [{"jql": "project = WEB", "fields": ["key", "summary", "status", "assignee", "priority", "customfield_10016"]}],
+        "levels": [{"jql": "project = WEB", "fields": FIELDS}],
         "display": {"page_size": 25, "show_count": True},
     })
     page_service.publish(page, user)
     macro.refresh_from_db()
+    return page, macro
+
+
+def snapshot(macro, issues: int, week: int) -> None:
+    import macros.sources as sources
+    from macros.models import SnapshotJob
+    from macros.snapshots import request_snapshot, take
+
+    sources._cached = {}
+    sources._build = lambda *config: weekly_source(issues, week)
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
+    take(job.pk)
+
+
+def build(issues: int):
+    """A page whose macro has 52 weekly snapshots of ``issues`` issues each."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from macros.models import PageVersion, Snapshot, Space, SpacePermission
+
+    user = get_user_model().objects.create_user("lead", "lead@example.com", "bench-password-1")
+    space = Space.objects.create(key="bench", name="Bench")
+    SpacePermission.objects.create(space=space, user=user, level=SpacePermission.Level.EDIT)
+    page, macro = page_with_macro(user, space, "Release train")
     started = time.perf_counter()
     for week in range(SNAPSHOTS):
-        sources._cached = {}
-        sources._build = lambda *config, week=week: Week(week)
-        job, _ = request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
-        take(job.pk)
+        snapshot(macro, issues, week)
     taking = time.perf_counter() - started
     first = timezone.now() - timedelta(days=7 * SNAPSHOTS)
     for i, version in enumerate(page.versions.filter(kind="snapshot").order_by("number")):
@@ -131,7 +153,34 @@ def build(issues: int):
         Snapshot.objects.filter(pk=version.snapshot_id).update(taken_at=moment)
         if i % 13 == 12:
             version.add_sticker(f"Sprint {i // 13 + 1} end", user)
-    return user, page, macro, taking
+    return user, space, page, macro, taking
+
+
+def big_chart(client, user, space, issues: int, rounds: int) -> None:
+    """The page of one ``issues``-issue snapshot with a bar chart (story points by assignee) against the
+    same page without it, in turns."""
+    from macros.models import Macro
+
+    page, macro = page_with_macro(user, space, "Big release")
+    started = time.perf_counter()
+    snapshot(macro, issues, SNAPSHOTS // 2)
+    taking = time.perf_counter() - started
+    displays = {"without the chart (baseline)": dict(macro.display), "with a bar chart": {**macro.display, "chart": CHART}}
+    samples: dict[str, list[float]] = {name: [] for name in displays}
+
+    def get(name: str) -> None:
+        body = client.get(page.get_absolute_url()).content
+        assert (b'class="chart-svg bars"' in body) == (name != "without the chart (baseline)")
+
+    for round_number in range(rounds + 1):
+        for name, display in displays.items():
+            Macro.objects.filter(pk=macro.pk).update(display=display)
+            elapsed = timed(lambda name=name: get(name))
+            if round_number:  # the first round warms up
+                samples[name].append(elapsed)
+    print(f"the page of one {issues:,}-issue snapshot (taken in {taking:.1f} s), medians in ms:")
+    for name, values in samples.items():
+        print(f"  {name:<40} {statistics.median(values):7.1f}")
 
 
 def timed(call) -> float:
@@ -152,7 +201,7 @@ def main() -> int:
         from macros import chart_views
         from macros.chart_data import trend_of
 
-        user, page, macro, taking = build(args.issues)
+        user, space, page, macro, taking = build(args.issues)
         client = Client()
         client.force_login(user)
         history = f"/pages/{page.pk}/history/"
@@ -219,6 +268,8 @@ def main() -> int:
               f"the trend alone takes {alone:.1f} ms (bar: < {BAR_MS:.0f} ms)")
         ok = alone < BAR_MS and added < BAR_MS
         print("bar met" if ok else "BAR NOT MET")
+        if args.big_issues:
+            big_chart(client, user, space, args.big_issues, max(5, args.rounds // 3))
         tally_cost()
         connection.close()
         return 0 if ok else 1

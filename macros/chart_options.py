@@ -55,7 +55,8 @@ def chart_form(macro, config: dict, data=None) -> ChartOptionsForm:
     from macros.sources import SourceError, get_source
 
     names = column_names(macro)
-    latest = (macro.latest_snapshot() or _NoSnapshot).counts or {}
+    snapshot = macro.latest_snapshot()
+    latest = (snapshot.counts or {}) if snapshot is not None else {}
     numeric = set(latest.get("sums") or {})
     for field_id, unit in (latest.get("units") or {}).items():
         names[field_id] = f"{names.get(field_id, field_id)} ({unit})"
@@ -68,6 +69,3 @@ def chart_form(macro, config: dict, data=None) -> ChartOptionsForm:
         pass  # the names of the latest snapshot's columns will do
     return ChartOptionsForm(data, config=config, names=names, numeric=numeric)
 
-
-class _NoSnapshot:
-    counts: dict = {}
