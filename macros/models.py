@@ -605,3 +605,20 @@ class UserSettings(models.Model):
     def of(cls, user) -> UserSettings:
         found = cls.objects.filter(user=user).first()
         return found if found is not None else cls(user=user)
+class JiraFieldList(models.Model):
+    """Jira's field list (names and schemas, from ``GET /field``) as the site last read it.
+
+    The configuration screen and every snapshot read it from here instead of asking Jira
+    each time; a schedule refreshes it, and so does **Refresh Jira fields** on the Jira
+    connection screen (for a custom field created a moment ago).
+    """
+
+    site = models.CharField(max_length=255, unique=True, help_text="The Jira base URL, or the source's name for the sample.")
+    fields = models.JSONField(default=list, help_text='[{"id", "name", "custom", "schema"}, …] in Jira\'s order.')
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Jira field list"
+
+    def __str__(self) -> str:
+        return f"Fields of {self.site}"

@@ -18,6 +18,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from macros import fieldlist
 from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
@@ -116,7 +117,8 @@ def _run(job: SnapshotJob) -> Snapshot | None:
     levels = [dict(level) for level in (job.levels or macro.levels)]  # job.levels: a snapshot on save of a draft
     if not levels:
         raise SourceError("This macro has no query; configure it first.")
-    known = {f.id: f for f in field_infos(source)}
+    wanted = [f for level in levels for f in level.get("fields", [])]
+    known = {f.id: f for f in field_infos(source, wanted=wanted)}
     snapshot = Snapshot.objects.create(
         macro=macro,
         job=job,
@@ -279,10 +281,10 @@ def record_version(page: Page, kind: str, *, author=None, actor: str, snapshot: 
     return version
 
 
-def field_infos(source: Source) -> list[FieldInfo]:
-    """The source's fields (names and schemas), or none when Jira cannot say."""
+def field_infos(source: Source, *, wanted: list[str] | tuple = ()) -> list[FieldInfo]:
+    """The source's fields (names and schemas, from the site's copy), or none when Jira cannot say."""
     try:
-        return source.fields()
+        return fieldlist.fields_of(source, wanted=wanted)
     except SourceError:
         return []
 

@@ -5,6 +5,7 @@ from macros import chart_views, history, site_admin, space_admin, table_views, v
 urlpatterns = [
     path("site-admin/jira/", site_admin.jira_connection, name="jira_connection"),
     path("site-admin/jira/test", site_admin.jira_test_connection, name="jira_test_connection"),
+    path("site-admin/jira/fields", site_admin.jira_refresh_fields, name="jira_refresh_fields"),
     path("site-admin/jira/same-site", site_admin.jira_same_site, name="jira_same_site"),
     path("site-admin/spaces/", table_views.site_spaces, name="site_spaces"),
     path("site-admin/table-defaults/", table_views.site_table_defaults, name="site_table_defaults"),

@@ -308,17 +308,14 @@ def _preview(source, level: dict) -> dict:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
     from macros.fieldtypes import cell_html
 
-    known = {f.id: f for f in field_infos(source)}
+    known = {f.id: f for f in field_infos(source, wanted=level["fields"])}
     columns = [field_column(f, known) for f in level["fields"]]
     rows = [[cell_html(issue, c, source.site_url) for c in columns] for issue in result.issues]
     return {"errors": [], "rows": rows, "expected": result.expected, "fields": [c["name"] for c in columns]}
 
 
 def _field_choices(source) -> list:
-    try:
-        fields = source.fields()
-    except SourceError:
-        return []
+    fields = field_infos(source)
     return sorted(fields, key=lambda f: (f.custom, f.name.lower()))
 
 

@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('macros', '0004_snapshot_chart_counts'),
         ('macros', '0004_tables_index_templates_settings_space_switch'),
+        ('macros', '0004_jira_field_list'),
     ]
 
     operations = [
