@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
-from macros import exports
+from macros import chart_views, exports
 from macros.compare import KINDS, compare, latest_pair
 from macros.models import Macro, Page, PageVersion, Snapshot, Sticker
 from macros.permissions import can_edit, page_for
@@ -52,6 +52,7 @@ def page_history(request: HttpRequest, page_id: int) -> HttpResponse:
             "can_edit": can_edit(request.user, page.space),
             "current_number": page.current_version.number if page.current_version else None,
             "history_url": request.get_full_path(),
+            "trends": chart_views.page_trends(request, page),  # issue 15
         },
     )
 
@@ -74,6 +75,7 @@ def page_version(request: HttpRequest, page_id: int, number: int) -> HttpRespons
         blocks.append(
             {
                 "title": item.get("title"),
+                "display": item.get("display") or {},  # as it was, with its chart (issue 15)
                 "macro": {"public_id": item.get("id")},
                 "snapshot": snapshot,
                 "table": table,

@@ -19,9 +19,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from macros import fieldlist
+from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
 from macros.sources.base import FieldInfo
+from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def _run(job: SnapshotJob) -> Snapshot | None:
     source = get_source()
     check_same_site(source)
     started = time.monotonic()
-    levels = [dict(level) for level in macro.levels]
+    levels = [dict(level) for level in (job.levels or macro.levels)]  # job.levels: a snapshot on save of a draft
     if not levels:
         raise SourceError("This macro has no query; configure it first.")
     wanted = [f for level in levels for f in level.get("fields", [])]
@@ -170,6 +172,8 @@ class _RowWriter:
         self.level_counts: Counter[int] = Counter()
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
+        self.indexer = RowIndexer(snapshot)  # issue 11: what filtering and sorting read
+        self.charts = ChartTally(snapshot.columns[0] if snapshot.columns else [])  # chart counts (issue 15)
 
     def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
         calls = 0
@@ -193,15 +197,19 @@ class _RowWriter:
                 )
                 self.level_counts[depth] += 1
                 if depth == 1:
-                    self.categories[_status_category(issue)] += 1
+                    category = _status_category(issue)
+                    self.categories[category] += 1
+                    self.charts.add(issue, category)  # chart counts (issue 15)
                 self.level_positions.setdefault(depth, []).append((self.position, key))
             SnapshotRow.objects.bulk_create(rows)
+            self.indexer.write(rows)
             expected = page.expected if depth == 1 else None
             SnapshotJob.objects.filter(pk=self.job.pk).update(
                 fetched=self.position,
                 expected=expected if expected is not None else F("expected"),
                 lease_until=timezone.now() + SnapshotJob.lease_length(),
             )
+        self.indexer.flush()
         return calls
 
 
@@ -228,7 +236,9 @@ def _finish(job: SnapshotJob, snapshot: Snapshot, writer: _RowWriter, duration_m
         snapshot.counts = {
             "levels": [writer.level_counts[d] for d in range(1, len(snapshot.levels) + 1)],
             "status_categories": dict(writer.categories),
+            **writer.charts.counts(),  # chart counts (issue 15): sums per category
         }
+        snapshot.group_counts = writer.charts.group_counts()  # chart counts (issue 15)
         snapshot.duration_ms = duration_ms
         snapshot.requests_made = requests_made
         snapshot.save()

@@ -113,16 +113,87 @@
   if (!container || !container.dataset.liveUrl) return;
   var csrf = (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "";
 
-  function refreshBlock(block, page) {
-    var url = block.dataset.blockUrl + (page ? "?p=" + page : "");
-    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+  // The block's own URL reads the page's query string: filter, sort, page and open levels
+  // of every macro live there, so a refreshed block keeps what the reader was looking at.
+  function refreshBlock(block) {
+    return fetch(block.dataset.blockUrl + location.search, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
       if (!html) return;
-      var holder = document.createElement("div");
-      holder.innerHTML = html.trim();
-      var fresh = holder.firstElementChild;
+      var fresh = parseBlock(html);
       block.replaceWith(fresh);
       wire(fresh);
     });
+  }
+
+  function parseBlock(html) {
+    var holder = document.createElement("div");
+    holder.innerHTML = html.trim();
+    return holder.firstElementChild;
+  }
+
+  // Filter, sort, page, open and close levels in place: fetch the block for the new
+  // address, swap the table (not the filter box, which keeps focus), and put the address
+  // in the location bar so it can be shared. Without JavaScript the same links and the
+  // filter form load the page.
+  var latest = {};
+  function showState(block, search) {
+    var id = block.id, ticket = (latest[id] || 0) + 1;
+    latest[id] = ticket;
+    block.classList.add("loading");
+    return fetch(block.dataset.blockUrl + search, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (!html || latest[id] !== ticket) return;
+      block.classList.remove("loading");
+      var fresh = parseBlock(html);
+      var area = block.querySelector(".table-area"), freshArea = fresh.querySelector(".table-area");
+      if (!area || !freshArea || fresh.dataset.snapshot !== block.dataset.snapshot) { block.replaceWith(fresh); wire(fresh); }
+      else {
+        area.replaceWith(freshArea);
+        var form = block.querySelector("form.table-filter"), freshForm = fresh.querySelector("form.table-filter");
+        if (form && freshForm) {
+          form.querySelectorAll("input[type=hidden]").forEach(function (input) { input.remove(); });
+          freshForm.querySelectorAll("input[type=hidden]").forEach(function (input) { form.insertBefore(input, form.firstChild); });
+        }
+        wireTable(block);
+      }
+      history.replaceState(null, "", location.pathname + search + "#" + id);
+    });
+  }
+
+  function wireTable(block) {
+    block.querySelectorAll(".table-area a[data-table-link]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+        event.preventDefault();
+        showState(block, new URL(link.href, location.href).search);
+      });
+      if (link.getAttribute("role") === "button") link.addEventListener("keydown", function (event) {
+        if (event.key === " ") { event.preventDefault(); link.click(); }
+      });
+    });
+    block.querySelectorAll("button.group-toggle").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        button.textContent = open ? "▾" : "▸";
+        button.setAttribute("aria-label", (open ? "Collapse" : "Expand") + button.getAttribute("aria-label").replace(/^\S+/, ""));
+        block.querySelectorAll('tr[data-group-row="' + button.dataset.group + '"]').forEach(function (row) { row.hidden = !open; });
+      });
+    });
+  }
+
+  function wireFilter(block) {
+    var form = block.querySelector("form.table-filter");
+    if (!form) return;
+    var input = form.querySelector("input[type=search]"), prefix = form.dataset.prefix, timer = null;
+    function apply() {
+      var params = new URLSearchParams(location.search);
+      if (input.value.trim()) params.set("q" + prefix, input.value.trim()); else params.delete("q" + prefix);
+      params.delete("p" + prefix);
+      var search = params.toString();
+      showState(block, search ? "?" + search : "");
+    }
+    form.addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(timer); apply(); });
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 300); });
   }
 
   function wire(block) {
@@ -133,9 +204,8 @@
       fetch(form.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf, "Accept": "application/json" } })
         .then(function () { return refreshBlock(block); }).then(function () { schedule(500); });
     });
-    block.querySelectorAll(".pager a[data-page]").forEach(function (link) {
-      link.addEventListener("click", function (event) { event.preventDefault(); refreshBlock(block, link.dataset.page); });
-    });
+    wireTable(block);
+    wireFilter(block);
   }
   container.querySelectorAll("section.macro").forEach(wire);
 
