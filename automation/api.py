@@ -47,6 +47,7 @@ from automation.throttles import (
     StatusCallsThrottle,
     retry_after,
 )
+from macros import space_switch
 from macros.models import SnapshotJob
 from macros.snapshots import request_snapshot
 
@@ -335,6 +336,15 @@ def _check_live(target: CallTarget) -> None:
         raise MacroAutomationDisabled()
     if target.live_since is None:
         raise MacroAutomationDisabled(MacroAutomationDisabled.pending_detail)
+    if not target.space_enabled:
+        raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)
+
+
+def check_space_on(page_id: int) -> None:
+    """Snapshots switched off for the page's space (site administration) refuses its triggers."""
+    reason = space_switch.snapshots_off_message(page_id)
+    if reason is not None:
+        raise MacroAutomationDisabled(reason)
 
 
 @functools.cache
@@ -443,6 +453,8 @@ class TriggerMacroSnapshot(AutomationAPIView):
         self.refusal.key = check_global_key(grant, presented)
         if not target.published:
             raise MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail)
+        if not target.space_enabled:
+            raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)
         self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
         body = queue_with_global_key(target, grant, audit.client_address(request))
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})

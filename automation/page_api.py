@@ -38,6 +38,7 @@ from automation.api import (
     _Refusal,
     _uuid_or_none,
     check_global_key,
+    check_space_on,
     queue_with_global_key,
 )
 from automation.calls import CallTarget, GlobalGrant
@@ -145,6 +146,7 @@ class TriggerPageSnapshots(GlobalKeyView):
             raise NotFound("There is no published page with this id.")
         self.refusal.page_id = page.pk
         grant = self.check_key(request, presented, grant)
+        check_space_on(page.pk)
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]

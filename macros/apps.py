@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models.signals import post_migrate
 
 SWEEP_SCHEDULE = "Settle lost snapshot jobs"
+FIELDS_SCHEDULE = "Refresh Jira fields"
 
 
 def ensure_schedules(sender=None, **kwargs) -> None:
@@ -24,6 +25,16 @@ def ensure_schedules(sender=None, **kwargs) -> None:
     Schedule.objects.update_or_create(
         name=SWEEP_SCHEDULE,
         defaults={"func": "macros.tasks.reap_stale_jobs", "repeats": -1, **timing},
+    )
+    Schedule.objects.update_or_create(
+        name=FIELDS_SCHEDULE,
+        defaults={
+            "func": "macros.tasks.refresh_jira_fields",
+            "repeats": -1,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.JIRA_FIELDS_REFRESH_MINUTES,
+            "cron": None,
+        },
     )
 
 

@@ -18,6 +18,9 @@ class Space(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Site administration can switch Snapshots off for one space: its tables are hidden
+    # and triggers for its macros refused, while every snapshot stays stored.
+    snapshots_enabled = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -296,6 +299,8 @@ class SnapshotJob(models.Model):
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     key_lookup = models.CharField(max_length=32, blank=True, help_text="Lookup id of the API key that queued it.")
+    # A snapshot taken when an editor saves a changed query runs the saved (draft) levels.
+    levels = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     fetched = models.PositiveIntegerField(default=0)
     expected = models.PositiveIntegerField(null=True, blank=True)
@@ -480,3 +485,140 @@ class MacroSchedule(models.Model):
         if self.kind == self.Kind.WEEKLY:
             return f"every {self.get_weekday_display()} at {at}"
         return f"every day at {at}"
+
+
+# --- tables people put in reports (issue 11) ------------------------------------------
+
+
+class SnapshotRowIndex(models.Model):
+    """What filtering and sorting a snapshot's table reads, one narrow row per issue.
+
+    Written next to ``SnapshotRow`` while the snapshot is taken (``macros.tables.RowIndexer``),
+    so a filter or a sort over 50,000 issues scans these small rows, never the issue JSON.
+    ``sort_keys`` holds, per shown field, a string whose byte order is the field's natural
+    order (numbers as numbers, dates as dates, priorities in Jira's order); ``numbers`` the
+    values totals add up; ``search_text`` the shown cells, lower-cased.
+    """
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="index_rows")
+    position = models.PositiveIntegerField()
+    level = models.PositiveSmallIntegerField(default=1)
+    parent_position = models.PositiveIntegerField(null=True, blank=True)
+    root_position = models.PositiveIntegerField(help_text="The level-1 issue this row sits under (itself on level 1).")
+    search_text = models.TextField(blank=True)
+    sort_keys = models.JSONField(default=dict)
+    numbers = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="one_index_row_per_position")]
+        indexes = [models.Index(fields=["snapshot", "level", "position"], name="index_rows_of_level")]
+
+    def __str__(self) -> str:
+        return f"Index of row {self.position} of snapshot {self.snapshot_id}"
+
+
+class TableDefaults(models.Model):
+    """Formatting defaults a site administrator sets; new macros start from them."""
+
+    class DateFormat(models.TextChoices):
+        ISO = "%Y-%m-%d %H:%M", "2025-03-31 14:05"
+        ISO_DATE = "%Y-%m-%d", "2025-03-31"
+        DAY_MONTH = "%d %b %Y", "31 Mar 2025"
+        MONTH_DAY = "%b %d, %Y", "Mar 31, 2025"
+        EUROPEAN = "%d/%m/%Y", "31/03/2025"
+        US = "%m/%d/%Y", "03/31/2025"
+
+    date_format = models.CharField(max_length=32, choices=DateFormat.choices, default=DateFormat.ISO)
+    page_size = models.PositiveSmallIntegerField(default=25)
+    empty_cell_text = models.CharField(max_length=40, default="—", blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "table formatting defaults"
+        verbose_name_plural = "table formatting defaults"
+
+    def __str__(self) -> str:
+        return "Table formatting defaults"
+
+    @classmethod
+    def load(cls) -> TableDefaults:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class MacroTemplate(models.Model):
+    """A macro's configuration saved for reuse: levels, fields, display (never automation).
+
+    ``owner`` set: a personal template; ``owner`` empty: a site template, managed by site
+    administrators and offered to everyone.
+    """
+
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=255, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="macro_templates")
+    config = models.JSONField(help_text="title, levels and display, as a macro's draft holds them.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_site_template(self) -> bool:
+        return self.owner_id is None
+
+
+class MacroTemplateUse(models.Model):
+    """When a person last added a macro from a template: the chooser's Recent list."""
+
+    template = models.ForeignKey(MacroTemplate, on_delete=models.CASCADE, related_name="uses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["template", "user"], name="one_template_use_per_user")]
+        indexes = [models.Index(fields=["user", "-used_at"], name="recent_templates_of_user")]
+
+
+class UserSettings(models.Model):
+    """A person's own preferences (``/accounts/settings/``)."""
+
+    class SnapshotOnSave(models.TextChoices):
+        ASK = "ask", "Ask every time"
+        YES = "yes", "Yes"
+        NO = "no", "No"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snapshot_settings")
+    snapshot_on_save = models.CharField(max_length=8, choices=SnapshotOnSave.choices, default=SnapshotOnSave.ASK)
+
+    class Meta:
+        verbose_name = "user settings"
+        verbose_name_plural = "user settings"
+
+    def __str__(self) -> str:
+        return f"Settings of {self.user}"
+
+    @classmethod
+    def of(cls, user) -> UserSettings:
+        found = cls.objects.filter(user=user).first()
+        return found if found is not None else cls(user=user)
+class JiraFieldList(models.Model):
+    """Jira's field list (names and schemas, from ``GET /field``) as the site last read it.
+
+    The configuration screen and every snapshot read it from here instead of asking Jira
+    each time; a schedule refreshes it, and so does **Refresh Jira fields** on the Jira
+    connection screen (for a custom field created a moment ago).
+    """
+
+    site = models.CharField(max_length=255, unique=True, help_text="The Jira base URL, or the source's name for the sample.")
+    fields = models.JSONField(default=list, help_text='[{"id", "name", "custom", "schema"}, …] in Jira\'s order.')
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Jira field list"
+
+    def __str__(self) -> str:
+        return f"Fields of {self.site}"

@@ -18,10 +18,12 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from macros import fieldlist
 from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
 from macros.sources.base import FieldInfo
+from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +114,11 @@ def _run(job: SnapshotJob) -> Snapshot | None:
     source = get_source()
     check_same_site(source)
     started = time.monotonic()
-    levels = [dict(level) for level in macro.levels]
+    levels = [dict(level) for level in (job.levels or macro.levels)]  # job.levels: a snapshot on save of a draft
     if not levels:
         raise SourceError("This macro has no query; configure it first.")
-    known = {f.id: f for f in field_infos(source)}
+    wanted = [f for level in levels for f in level.get("fields", [])]
+    known = {f.id: f for f in field_infos(source, wanted=wanted)}
     snapshot = Snapshot.objects.create(
         macro=macro,
         job=job,
@@ -169,6 +172,7 @@ class _RowWriter:
         self.level_counts: Counter[int] = Counter()
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
+        self.indexer = RowIndexer(snapshot)  # issue 11: what filtering and sorting read
         self.charts = ChartTally(snapshot.columns[0] if snapshot.columns else [])  # chart counts (issue 15)
 
     def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
@@ -198,12 +202,14 @@ class _RowWriter:
                     self.charts.add(issue, category)  # chart counts (issue 15)
                 self.level_positions.setdefault(depth, []).append((self.position, key))
             SnapshotRow.objects.bulk_create(rows)
+            self.indexer.write(rows)
             expected = page.expected if depth == 1 else None
             SnapshotJob.objects.filter(pk=self.job.pk).update(
                 fetched=self.position,
                 expected=expected if expected is not None else F("expected"),
                 lease_until=timezone.now() + SnapshotJob.lease_length(),
             )
+        self.indexer.flush()
         return calls
 
 
@@ -275,10 +281,10 @@ def record_version(page: Page, kind: str, *, author=None, actor: str, snapshot: 
     return version
 
 
-def field_infos(source: Source) -> list[FieldInfo]:
-    """The source's fields (names and schemas), or none when Jira cannot say."""
+def field_infos(source: Source, *, wanted: list[str] | tuple = ()) -> list[FieldInfo]:
+    """The source's fields (names and schemas, from the site's copy), or none when Jira cannot say."""
     try:
-        return source.fields()
+        return fieldlist.fields_of(source, wanted=wanted)
     except SourceError:
         return []
 

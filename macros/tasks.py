@@ -53,3 +53,9 @@ def run_scheduled_snapshot(macro_id: int) -> str:
     from macros import schedules
 
     return schedules.run(macro_id)
+
+
+def refresh_jira_fields() -> str:
+    from macros import fieldlist
+
+    return fieldlist.refresh_scheduled()

@@ -149,6 +149,8 @@ SNAPSHOT_JOB_TIMEOUT = env_int("SNAPSHOT_JOB_TIMEOUT", 900, minimum=5)
 SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 60, minimum=30)
 if SNAPSHOT_SWEEP_SECONDS != 30 and SNAPSHOT_SWEEP_SECONDS % 60:
     raise ImproperlyConfigured(f"SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got {SNAPSHOT_SWEEP_SECONDS}).")
+# How often the site reads Jira's field list again (macros/fieldlist.py).
+JIRA_FIELDS_REFRESH_MINUTES = env_int("JIRA_FIELDS_REFRESH_MINUTES", 60, minimum=5)
 Q_CLUSTER = {
     "name": Q_CLUSTER_NAME,
     "workers": env_int("Q_WORKERS", 2, minimum=1),

@@ -40,6 +40,15 @@ class FieldInfo:
     # a value reads (macros/fieldtypes) and is stored with each snapshot's columns.
     schema: dict = field(default_factory=dict)
 
+    @property
+    def type_label(self) -> str:
+        """``array of option (multiselect)``: the type as an administrator recognises it."""
+        kind = self.schema.get("type") or self.schema_type or ""
+        if self.schema.get("items"):
+            kind = f"{kind} of {self.schema['items']}"
+        custom = str(self.schema.get("custom") or "")
+        return f"{kind} ({custom.rpartition(':')[2]})" if custom else kind
+
     def column(self) -> dict:
         """The snapshot column for this field: ``{"id", "name", "schema"?}``."""
         from macros.fieldtypes import column_for
@@ -82,6 +91,9 @@ class Source:
     def fields(self) -> list[FieldInfo]:
         """Every field an editor can choose as a column."""
         raise NotImplementedError
+
+    def forget_fields(self) -> None:
+        """Drop any field list held in memory, so the next ``fields()`` asks the source."""
 
     def myself(self) -> Identity:
         """Who the configured credentials are; raises ``SourceError`` with the precise failure."""
