@@ -4,13 +4,24 @@ import re
 
 from django import forms
 
+from macros.rendering import MAX_BODY_CHARS, body_problem
+
 MAX_LEVELS = 5
 _FIELD_ID = re.compile(r"^[A-Za-z0-9_.\[\]-]+$")
 
 
 class PageForm(forms.Form):
     title = forms.CharField(max_length=255)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False, help_text="Markdown.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}), required=False, help_text=f"Markdown, up to {MAX_BODY_CHARS:,} characters."
+    )
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        problem = body_problem(body)
+        if problem:
+            raise forms.ValidationError(problem)
+        return body
 
 
 class MacroQueryForm(forms.Form):

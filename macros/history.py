@@ -18,7 +18,6 @@ from macros import exports
 from macros.compare import KINDS, compare, latest_pair
 from macros.models import Macro, Page, PageVersion, Snapshot, Sticker
 from macros.permissions import can_edit, page_for
-from macros.rendering import render_body
 from macros.tables import build_table
 
 VERSIONS_PER_PAGE = 50
@@ -87,7 +86,7 @@ def page_version(request: HttpRequest, page_id: int, number: int) -> HttpRespons
         {
             "page": page,
             "version": version,
-            "body_html": render_body(version.body),
+            "body_html": version.rendered_body(),
             "blocks": blocks,
             "older": numbers.filter(number__lt=number).order_by("-number").first(),
             "newer": numbers.filter(number__gt=number).order_by("number").first(),

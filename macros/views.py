@@ -87,13 +87,20 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
         "macros/page.html",
         {
             "page": page,
-            "body_html": render_body(page.body),
+            "body_html": _body_html(page),
             "blocks": blocks,
             "can_edit": can_edit(request.user, page.space),
             "has_draft": page_service.has_unpublished_changes(page),
             "version": page.current_version,
         },
     )
+
+
+def _body_html(page: Page) -> str:
+    version = page.current_version
+    if version is not None and version.body == page.body:
+        return version.rendered_body()
+    return render_body(page.body)
 
 
 @login_required
