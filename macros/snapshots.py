@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
+from macros.sources.base import snapshot_budget
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def take(job_id) -> Snapshot | None:
     # A previous attempt that died mid-way may have left rows behind: they are void.
     Snapshot.objects.filter(job=job, complete=False).delete()
     try:
-        return _run(job)
+        with snapshot_budget(settings.SNAPSHOT_JOB_TIMEOUT):
+            return _run(job)
     except SourceError as exc:
         _fail(job, str(exc))
     except (OperationalError, InterfaceError):

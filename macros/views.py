@@ -18,6 +18,7 @@ from macros.permissions import can_admin_space, can_edit, can_take_snapshot, pag
 from macros.rendering import render_body
 from macros.snapshots import field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
+from macros.sources.base import SearchTooSlow, preview_budget
 from macros.tables import build_table
 
 
@@ -269,9 +270,12 @@ def _preview(source, level: dict) -> dict:
     if source is None:
         return {"errors": [], "warning": "The source is not reachable.", "issues": [], "expected": None, "fields": level["fields"]}
     try:
-        result = source.preview(level["jql"], fields, limit=10)
+        with preview_budget():
+            result = source.preview(level["jql"], fields, limit=10)
     except JqlError as exc:
         return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
+    except SearchTooSlow as exc:  # the query itself is at fault: not saved as it is
+        return {"errors": [str(exc)], "issues": [], "expected": None, "fields": level["fields"]}
     except SourceError as exc:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
     from macros.rendering import cell_text
