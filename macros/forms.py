@@ -104,7 +104,7 @@ class ScheduleForm(forms.Form):
     )
 
     def clean(self):
-        from macros.schedules import valid_cron
+        from macros.schedules import never_fires, valid_cron
 
         cleaned = super().clean()
         if not cleaned.get("enabled"):
@@ -118,5 +118,7 @@ class ScheduleForm(forms.Form):
             expression = " ".join(cleaned.get("cron", "").split())
             if not valid_cron(expression):
                 self.add_error("cron", "Not a valid cron expression: give five fields, e.g. 0 7 * * 1-5.")
+            elif never_fires(expression):
+                self.add_error("cron", "This cron expression never fires: no month has that day (e.g. 31 February).")
             cleaned["cron"] = expression
         return cleaned
