@@ -47,7 +47,10 @@ HOSTILE = [
     "{}",
 ]
 # The few that find the most, for the sweeps that multiply (every field of every form).
-SHARP = ["\x00", "99999999999999999999999", "1e999", "NaN", "x" * 100_000, "(" * 800 + "x", "💥" * 2000, "//evil.example/", "-1"]
+SHARP = ["\x00", "99999999999999999999999", "1e999", "x" * 100_000, "(" * 800 + "x"]
+# For query strings: short enough to pass the 4,094-byte request line, so they reach views.
+SHARP_GET = ["\x00", "99999999999999999999999", "1e999", "(" * 800 + "x"]
+GET_VALUES = [*SHARP_GET, "", "-1", "💥" * 200, "//evil.example/", "[" * 1000, "x" * 5000]
 # Query strings a client library would refuse to build: bytes that are not UTF-8.
 RAW_QUERIES = ["p=%FF%FE", "p=%ED%A0%80", "sticker=%00", "a=%C0%AF&b=%00&p=%E2%80%AE", "p[]=1&p[]=2"]
 
@@ -81,12 +84,23 @@ class Findings:
 def send(client, findings: Findings, method: str, url: str, what: str, **kwargs):
     """One request, inside a transaction rolled back afterwards: the world stays as it was
     for the next one (no removed grant or revoked key hides a later finding)."""
+    response, seconds = _timed(client, method, url, **kwargs)
+    if seconds > SLOW and response.status_code < 500:
+        # The test machine is shared: a slow answer counts only if it is slow twice.
+        response, again = _timed(client, method, url, **kwargs)
+        seconds = min(seconds, again)
+    findings.add(Result(method.upper(), url, what, response.status_code, seconds))
+    if "html" in response.get("Content-Type", "") and "Content-Security-Policy" not in response:
+        findings.add(Result(method.upper(), url, what + " (no Content-Security-Policy)", 599, seconds))
+    return response
+
+
+def _timed(client, method: str, url: str, **kwargs):
     started = time.perf_counter()
     with transaction.atomic():
         response = getattr(client, method)(url, **kwargs)
         transaction.set_rollback(True)
-    findings.add(Result(method.upper(), url, what, response.status_code, time.perf_counter() - started))
-    return response
+    return response, time.perf_counter() - started
 
 
 # --- the URLs ------------------------------------------------------------------------
