@@ -29,6 +29,7 @@ Time is UTC throughout and weeks start on Sunday (Jira's default ``en_US`` local
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import re
 from collections.abc import Callable, Iterable
@@ -969,11 +970,16 @@ def _full_text(issue: dict) -> str:
     return " ".join(filter(None, (f.get("summary") or "", adf_text(f.get("description")), adf_text(f.get("environment")))))
 
 
-def _words(issue: dict, spec: FieldSpec) -> tuple[list[str], set[str], set[str]]:
-    """The words of a text field: in order (for phrases), as a set, and stemmed."""
+Words = tuple[list[str], set[str], set[str], list[str]]
+
+
+def _words(issue: dict, spec: FieldSpec) -> Words:
+    """The words of a text field: in order (for phrases), as a set, stemmed, and sorted
+    (a wildcard term looks up the words that start with its fixed prefix)."""
     texts = _values(issue, spec)
     words = [w.lower() for w in _WORD.findall(texts[0])] if texts else []
-    return words, set(words), {_stem(w) for w in words}
+    unique = set(words)
+    return words, unique, {_stem(w) for w in words}, sorted(unique)
 
 
 def _sort_value(issue: dict, spec: FieldSpec) -> Any:
@@ -1173,10 +1179,10 @@ def _resolve_function(function: Function, spec: FieldSpec, context: Context) -> 
     raise AssertionError(f"unvalidated function {function.name}")
 
 
-def _text_terms(text: str) -> list[Callable[[tuple[list[str], set[str], set[str]]], bool]]:
+def _text_terms(text: str) -> list[Callable[[Words], bool]]:
     """Jira's text search: every word must occur (stemmed), ``*``/``?`` are wildcards and a
     quoted phrase must occur in order."""
-    terms: list[Callable[[tuple[list[str], set[str], set[str]]], bool]] = []
+    terms: list[Callable[[Words], bool]] = []
     for phrase, word in re.findall(r'"([^"]*)"|(\S+)', text):
         if phrase:
             wanted = [w.lower() for w in _WORD.findall(phrase)]
@@ -1184,7 +1190,7 @@ def _text_terms(text: str) -> list[Callable[[tuple[list[str], set[str], set[str]
                 terms.append(lambda w, wanted=wanted: _has_phrase(w[0], wanted))
         elif "*" in word or "?" in word:
             glob = _Wildcard(word.lower())
-            terms.append(lambda w, glob=glob: any(glob.matches(token) for token in w[1]))
+            terms.append(lambda w, glob=glob: glob.matches_any(w[3]))
         else:
             for piece in _WORD.findall(word):
                 stem = _stem(piece)
@@ -1203,10 +1209,21 @@ class _Wildcard:
     """
 
     def __init__(self, term: str):
+        term = re.sub(r"\*+", "*", term)  # a run of stars matches what one star does
+        # The characters before the first wildcard: only words starting with them can match.
+        self.prefix = term[: min((term.find(c) for c in "*?" if c in term), default=len(term))]
         pieces = term.split("*")
         self.anchored = len(pieces) == 1
         self.pieces = [re.compile("".join(r"\w" if c == "?" else re.escape(c) for c in piece)) for piece in pieces]
         self.last_length = len(pieces[-1])
+
+    def matches_any(self, sorted_words: list[str]) -> bool:
+        i = bisect.bisect_left(sorted_words, self.prefix)
+        while i < len(sorted_words) and sorted_words[i].startswith(self.prefix):
+            if self.matches(sorted_words[i]):
+                return True
+            i += 1
+        return False
 
     def matches(self, token: str) -> bool:
         first, *middle = self.pieces

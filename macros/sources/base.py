@@ -29,23 +29,25 @@ class SearchTooSlow(SourceError):
     """A search ran past the time its caller allowed it (``time_budget``)."""
 
 
-# (monotonic deadline, the sentence to raise): set by ``time_budget``, read by searches.
-_budget: ContextVar[tuple[float, str] | None] = ContextVar("search_time_budget", default=None)
+@dataclass
+class _Budget:
+    seconds: float
+    message: str
+    deadline: float | None = None  # set by the first check: loading the data is not the query's cost
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("search_time_budget", default=None)
 
 
 @contextmanager
 def time_budget(seconds: float, message: str) -> Iterator[None]:
-    """Searches made inside must end within ``seconds``, or raise ``SearchTooSlow(message)``.
+    """Searches made inside must end within ``seconds`` of their first step, or raise
+    ``SearchTooSlow(message)``.
 
     A source that computes results itself (the Sample) checks it as it works, so that one
-    costly query cannot hold a web request or a worker for long. Nested budgets keep the
-    earlier deadline.
+    costly query cannot hold a web request or a worker for long.
     """
-    deadline = time.monotonic() + seconds
-    outer = _budget.get()
-    if outer is not None and outer[0] < deadline:
-        deadline, message = outer
-    token = _budget.set((deadline, message))
+    token = _budget.set(_Budget(seconds, message))
     try:
         yield
     finally:
@@ -55,14 +57,14 @@ def time_budget(seconds: float, message: str) -> Iterator[None]:
 # How long the Sample may compute one Preview, and all the searches of one snapshot (a
 # level 2 runs once per issue of level 1): a query that costs more is refused with a
 # sentence rather than holding a web request or a worker (issue 13).
-PREVIEW_SECONDS = 2
+PREVIEW_SECONDS = 1
 SNAPSHOT_SEARCH_SECONDS = 30
 
 
 def preview_budget():
     return time_budget(
         PREVIEW_SECONDS,
-        f"The preview took longer than {PREVIEW_SECONDS} seconds and was stopped; simplify the query "
+        f"The preview took longer than {PREVIEW_SECONDS:g} seconds and was stopped; simplify the query "
         "(fewer wildcards, fewer OR terms).",
     )
 
@@ -79,8 +81,13 @@ def snapshot_budget(job_limit: float):
 def check_time_budget() -> None:
     """Raise ``SearchTooSlow`` when the current ``time_budget`` is spent."""
     budget = _budget.get()
-    if budget is not None and time.monotonic() > budget[0]:
-        raise SearchTooSlow(budget[1])
+    if budget is None:
+        return
+    now = time.monotonic()
+    if budget.deadline is None:
+        budget.deadline = now + budget.seconds
+    elif now > budget.deadline:
+        raise SearchTooSlow(budget.message)
 
 
 @dataclass
