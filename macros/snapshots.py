@@ -22,7 +22,7 @@ from macros import fieldlist
 from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
-from macros.sources.base import FieldInfo
+from macros.sources.base import FieldInfo, snapshot_budget
 from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def take(job_id) -> Snapshot | None:
     # A previous attempt that died mid-way may have left rows behind: they are void.
     Snapshot.objects.filter(job=job, complete=False).delete()
     try:
-        return _run(job)
+        with snapshot_budget(settings.SNAPSHOT_JOB_TIMEOUT):
+            return _run(job)
     except SourceError as exc:
         _fail(job, str(exc))
     except (OperationalError, InterfaceError):
