@@ -239,9 +239,9 @@ class Web:
 
     def ready(self) -> bool:
         try:
-            requests.get(self.url + "/accounts/login/", timeout=2)
+            requests.get(self.url + "/accounts/login/", timeout=5)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine's first answer
             return False
 
     def trigger(self, macro, key: str, timeout: float = 10) -> requests.Response:
