@@ -370,7 +370,8 @@ class SnapshotJob(models.Model):
 
     @staticmethod
     def lease_length() -> timedelta:
-        return timedelta(seconds=settings.SNAPSHOT_JOB_TIMEOUT)
+        """How long a running job is left alone without a heartbeat (not how long it may run)."""
+        return timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
 
 
 class SiteSettings(models.Model):
