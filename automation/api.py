@@ -49,6 +49,7 @@ from automation.throttles import (
     key_calls,
     retry_after,
 )
+from macros import space_switch
 from macros.models import SnapshotJob
 from macros.snapshots import request_snapshot
 
@@ -362,6 +363,15 @@ def check_live(target: CallTarget) -> None:
         raise MacroAutomationDisabled()
     if target.live_since is None:
         raise MacroAutomationDisabled(MacroAutomationDisabled.pending_detail)
+    if not target.space_enabled:
+        raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)
+
+
+def check_space_on(page_id: int) -> None:
+    """Snapshots switched off for the page's space (site administration) refuses its triggers."""
+    reason = space_switch.snapshots_off_message(page_id)
+    if reason is not None:
+        raise MacroAutomationDisabled(reason)
 
 
 @functools.cache
@@ -466,6 +476,8 @@ class TriggerMacroSnapshot(AutomationAPIView):
             raise NotFound("There is no Snapshots macro with this id.")
         if not target.published:
             raise MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail)
+        if not target.space_enabled:
+            raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)
         self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         body = queue_with_global_key(target, grant, audit.client_address(request))
         return self.accepted(body)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from automation import audit, keys
 from automation.models import GlobalKey, MacroAutomation, MacroKey
-from macros.models import Macro, SiteSettings, SnapshotJob
+from macros.models import Macro, Page, SiteSettings, SnapshotJob, Space
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class CallTarget:
     automation_pk: int | None = None
     last_called_at: datetime | None = None
     queued_job_id: uuid.UUID | None = None
+    space_enabled: bool = True  # Snapshots switched off for the macro's space refuses triggers
 
     def macro(self) -> Macro:
         """A reference for foreign keys and ``request_snapshot`` (not a full instance)."""
@@ -93,7 +94,7 @@ def _lookup_sql() -> str:
         _sql = (
             f"SELECT (SELECT s.automation_enabled FROM {site} s WHERE s.id = 1),"
             " m.id, m.page_id, m.published_at, a.id, a.enabled, a.live_since, a.last_called_at, k.id, k.hash,"
-            f" (SELECT j.id FROM {job} j WHERE j.macro_id = m.id AND j.status = '{queued}')"
+            f" (SELECT j.id FROM {job} j WHERE j.macro_id = m.id AND j.status = '{queued}'), {_space_enabled_sql('m')}"
             " FROM (SELECT 1 AS one) anchor"
             f" LEFT OUTER JOIN {macro} m ON m.public_id = %s AND m.deleted_at IS NULL"
             f" LEFT OUTER JOIN {automation} a ON a.macro_id = m.id"
@@ -114,7 +115,7 @@ def find_macro_call(public_id: uuid.UUID | None, presented: keys.PresentedKey | 
         macro_id = public_id
     row = _fetch_one(_lookup_sql(), [macro_id, lookup])
     (site_on, macro_pk, page_id, published_at, automation_pk, enabled, live_since, last_called_at,
-     key_pk, key_hash, job_id) = row
+     key_pk, key_hash, job_id, space_on) = row
     site_on = True if site_on is None else bool(site_on)
     if macro_pk is None:
         return MacroCall(site_on, None, None)
@@ -129,6 +130,7 @@ def find_macro_call(public_id: uuid.UUID | None, presented: keys.PresentedKey | 
         automation_pk=automation_pk,
         last_called_at=_aware(last_called_at),
         queued_job_id=_uuid(job_id) if job_id is not None else None,
+        space_enabled=space_on is None or bool(space_on),
     )
     grant = KeyGrant(pk=key_pk, lookup_id=lookup, hash=key_hash, target=target) if key_pk is not None else None
     return MacroCall(site_on, target, grant)
@@ -241,7 +243,7 @@ def find_macro_with_queued_job(public_id: uuid.UUID | None) -> CallTarget | None
         q = connection.ops.quote_name
         macro, job = q(Macro._meta.db_table), q(SnapshotJob._meta.db_table)
         _macro_sql = (
-            "SELECT m.id, m.page_id, m.published_at, j.id"
+            f"SELECT m.id, m.page_id, m.published_at, j.id, {_space_enabled_sql('m')}"
             f" FROM {macro} m LEFT OUTER JOIN {job} j ON j.macro_id = m.id AND j.status = %s"
             " WHERE m.public_id = %s AND m.deleted_at IS NULL"
         )
@@ -251,7 +253,7 @@ def find_macro_with_queued_job(public_id: uuid.UUID | None) -> CallTarget | None
         row = cursor.fetchone()
     if row is None:
         return None
-    macro_pk, page_id, published_at, job_id = row
+    macro_pk, page_id, published_at, job_id, space_on = row
     return CallTarget(
         macro_pk=macro_pk,
         public_id=public_id,
@@ -259,6 +261,7 @@ def find_macro_with_queued_job(public_id: uuid.UUID | None) -> CallTarget | None
         published=published_at is not None,
         deleted=False,
         queued_job_id=_uuid(job_id) if job_id is not None else None,
+        space_enabled=space_on is None or bool(space_on),
     )
 
 
@@ -299,6 +302,17 @@ def target_of(macro: Macro) -> CallTarget:
         live_since=automation.live_since if automation else None,
         automation_pk=automation.pk if automation else None,
         last_called_at=automation.last_called_at if automation else None,
+        space_enabled=Space.objects.filter(pages__pk=macro.page_id, snapshots_enabled=False).first() is None,
+    )
+
+
+def _space_enabled_sql(macro_alias: str) -> str:
+    """The macro's space switch as one more column of a lookup (no extra query)."""
+    q = connection.ops.quote_name
+    page, space = q(Page._meta.db_table), q(Space._meta.db_table)
+    return (
+        f"(SELECT sp.snapshots_enabled FROM {page} pg INNER JOIN {space} sp ON sp.id = pg.space_id"
+        f" WHERE pg.id = {macro_alias}.page_id)"
     )
 
 

@@ -38,6 +38,7 @@ from automation.api import (
     _Refusal,
     _uuid_or_none,
     check_expiry,
+    check_space_on,
     job_status_body,
     queue_with_global_key,
     valid_global_key,
@@ -161,6 +162,7 @@ class TriggerPageSnapshots(GlobalKeyView):
         page = _published_page(_page_id_or_none(page_id))
         self.refusal.page_id = page.pk if page is not None else None
         grant = self.check_key(request, presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
+        check_space_on(page.pk)
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]

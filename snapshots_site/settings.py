@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "snapshots_site.hardening.SecurityHeadersMiddleware",
+    "snapshots_site.hardening.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -151,22 +153,30 @@ else:
     # Shared by every process (throttle counters must be), unlike the local-memory cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "snapshots_cache"}}
 
-# The most one snapshot may take: django-q2 stops the task after it, and a job's lease
-# (how long other workers leave a running job alone) is as long.
+# Two different questions (STYLE.md 15): how long one snapshot may run, and how soon a dead
+# worker is noticed. SNAPSHOT_JOB_TIMEOUT is the first: django-q2 stops the task after it.
+# SNAPSHOT_LEASE_SECONDS is the second: a running job renews a lease of this length every
+# third of it (a heartbeat, also while it waits on Jira), and the sweep takes back a job
+# whose lease lapsed, so a killed worker's job starts again within about
+# lease + sweep interval + the retry's own run time.
 SNAPSHOT_JOB_TIMEOUT = env_int("SNAPSHOT_JOB_TIMEOUT", 900, minimum=5)
+SNAPSHOT_LEASE_SECONDS = env_int("SNAPSHOT_LEASE_SECONDS", 30, minimum=3)
 # How often the sweep (macros.snapshots.reap_stale_jobs) looks for jobs a dead worker or a
 # lost broker message left behind. django-q2 looks at its schedules every 30 seconds, so
 # that is the shortest interval that means anything; applied by `manage.py migrate`.
-SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 60, minimum=30)
+SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 30, minimum=30)
 if SNAPSHOT_SWEEP_SECONDS != 30 and SNAPSHOT_SWEEP_SECONDS % 60:
     raise ImproperlyConfigured(f"SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got {SNAPSHOT_SWEEP_SECONDS}).")
+# How often the site reads Jira's field list again (macros/fieldlist.py).
+JIRA_FIELDS_REFRESH_MINUTES = env_int("JIRA_FIELDS_REFRESH_MINUTES", 60, minimum=5)
 Q_CLUSTER = {
     "name": Q_CLUSTER_NAME,
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "recycle": 200,
-    # A task is killed after `timeout`; the ORM broker hands it out again after `retry`,
-    # so `retry` must exceed `timeout` or a slow snapshot would run twice at once. The
-    # Redis broker never hands a task out twice: the sweep re-enqueues lost jobs instead.
+    # A task is killed after `timeout` (the time limit); the ORM broker hands a task out
+    # again after `retry`, which must exceed `timeout` so that a live snapshot is never
+    # delivered twice (were it, `take` would find its lease held and do nothing). A dead
+    # worker's job does not wait for `retry`: its lease lapses and the sweep re-enqueues it.
     "timeout": SNAPSHOT_JOB_TIMEOUT,
     "retry": SNAPSHOT_JOB_TIMEOUT + max(5, SNAPSHOT_JOB_TIMEOUT // 10),
     # Attempts per job: the broker's deliveries and the sweep's re-enqueues both count

@@ -71,6 +71,7 @@ def test_check_deploy_is_clean_once_hsts_is_switched_on():
     [
         ("SNAPSHOT_SWEEP_SECONDS", "45", "SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got 45)."),
         ("SNAPSHOT_JOB_TIMEOUT", "2", "SNAPSHOT_JOB_TIMEOUT must be at least 5 (got 2)."),
+        ("SNAPSHOT_LEASE_SECONDS", "2", "SNAPSHOT_LEASE_SECONDS must be at least 3 (got 2)."),
         ("Q_CLUSTER_NAME", "two words", "Q_CLUSTER_NAME must be 1-64 letters, digits, '.', '_' or '-' (got 'two words')."),
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
         ("TRUSTED_PROXY_COUNT", "one", "TRUSTED_PROXY_COUNT must be a whole number (got 'one')."),
