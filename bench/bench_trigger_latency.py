@@ -4,7 +4,8 @@ A throw-away site on SQLite with the ORM broker, served by gunicorn, with a real
 `manage.py qcluster`; a macro whose query returns 100 issues of the bundled Sample data.
 Each round POSTs the trigger and polls the job's status URL until it says `succeeded`
 (the snapshot and its page version are committed then). A few rounds warm the worker up
-first and are not counted.
+first and are not counted. AUTOMATION_THROTTLE is off here, and the output says so: the
+status is read every 10 ms, past the per-key limit for status reads (120/min).
 
     .venv/bin/python bench/bench_trigger_latency.py [--rounds 40] [--warmup 3]
 
@@ -78,7 +79,8 @@ def main() -> int:
         issue_count = job["snapshot"]["issue_count"] if job.get("snapshot") else None
 
     p50, p95 = statistics.median(timings), percentile(timings, 0.95)
-    print(f"trigger → succeeded, {len(timings)} rounds, {issue_count} issues each, status polled every {args.poll * 1000:.0f} ms:")
+    print(f"trigger → succeeded, {len(timings)} rounds, {issue_count} issues each, status polled every {args.poll * 1000:.0f} ms "
+          "(AUTOMATION_THROTTLE=off: not as shipped, the polling would pass the per-key limit):")
     print(f"  p50 {p50 * 1000:.0f} ms (bar ≤ 250)   p95 {p95 * 1000:.0f} ms (bar ≤ 750)   "
           f"min {min(timings) * 1000:.0f} ms   max {max(timings) * 1000:.0f} ms")
     ok = p50 <= 0.25 and p95 <= 0.75 and failures == 0 and issue_count == 100
