@@ -97,3 +97,28 @@ def test_the_wait_is_bounded_by_the_sites_limit(client, automated, settings):
 
     assert answer.status_code == 202
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("max_wait", ["25", "0"])
+def test_the_ci_step_shown_on_the_automation_tab_runs_and_waits_for_the_snapshot(client, automated, people, worker, max_wait):
+    # The step as the tab shows it, run by bash as GitHub Actions runs it (-eo pipefail),
+    # against a real server: with the site's wait, and with none (the step asks again).
+    import html as html_lib
+    import re
+    import subprocess
+
+    from automation.tests.servers import gunicorn
+
+    client.force_login(people["editor"])
+    page = client.get(f"/pages/{automated.page.pk}/macros/{automated.macro.public_id}/configure/automation/").content.decode()
+    step = html_lib.unescape(re.search(r"<pre class=\"example\">- name: Refresh the Confluence snapshot and check it\n(.*?)</pre>", page, re.S)[1])
+    script = step.split("  run: |\n", 1)[1]
+    with gunicorn(workers=1, env={"AUTOMATION_MAX_WAIT": max_wait, "AUTOMATION_COUNT_FLUSH_SECONDS": "0"}) as base:
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script.replace(SITE, base)],
+            env={"PATH": "/usr/bin:/bin", "KEY": automated.key}, capture_output=True, text=True, timeout=120,
+        )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"status": "succeeded"' in done.stdout
+    assert f"/pages/{automated.page.pk}/v/" in done.stdout
