@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from django.utils import timezone
 
 from automation.models import AutomationEvent
 from macros.models import Macro
+
+log = logging.getLogger(__name__)
 
 Kind = AutomationEvent.Kind
 Via = AutomationEvent.Via
@@ -226,6 +229,20 @@ def record_trigger_batch(calls: dict[tuple, int], now) -> None:
     # In one order everywhere: two processes writing overlapping batches then lock the
     # rows in the same order instead of deadlocking (PostgreSQL aborts one of them).
     sites = sorted(calls.items(), key=lambda item: (str(item[0][5]), item[0][3], item[0][4] or ""))
+    try:
+        with transaction.atomic():  # all or nothing: a batch kept for later is never half counted
+            _record_sites(sites, now)
+    except IntegrityError:
+        # A macro or page deleted since its calls were counted: write the others one by one.
+        for site in sites:
+            try:
+                with transaction.atomic():
+                    _record_sites([site], now)
+            except IntegrityError:
+                log.info("dropped %d counted calls of a macro that is gone", site[1])
+
+
+def _record_sites(sites: list[tuple[tuple, int]], now) -> None:
     for start in range(0, len(sites), 1000):
         chunk = sites[start : start + 1000]
         found = _bump_many(chunk, now)
@@ -258,7 +275,7 @@ def _bump_many(chunk: list[tuple[tuple, int]], now) -> set[tuple[str, str, str |
         f" AND e.{col('client_address')} {same_address} ORDER BY e.{col('id')} LIMIT 1)"
         f" RETURNING {table}.{col('job_id')}, {table}.{col('key_lookup')}, {table}.{col('client_address')}"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [*params, at])
         rows = cursor.fetchall()
     return {(str(uuid.UUID(str(job_id))), key_lookup, None if address is None else str(address)) for job_id, key_lookup, address in rows}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from automation import audit, keys
@@ -378,7 +378,8 @@ class CallCounts:
                 self._timer.start()
             due = self._pending >= self.FLUSH_AT or time.monotonic() - self._since >= interval
         if due:
-            self.flush()
+            # Never inside a caller's transaction (the page trigger's): after it commits.
+            transaction.on_commit(self.flush)
 
     def flush(self) -> None:
         """Write what this process holds (safe to call at any time, from any thread)."""

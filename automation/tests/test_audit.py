@@ -185,6 +185,7 @@ def test_batched_calls_are_all_counted_when_the_batch_is_written(client, automat
     assert service.automation_of(automated.macro).last_called_at is not None
 
 
+@pytest.mark.django_db(transaction=True)  # written when the call's own transaction, if any, commits
 def test_a_full_batch_is_written_without_waiting(client, automated, batched, monkeypatch):
     monkeypatch.setattr(calls.CallCounts, "FLUSH_AT", 3)
     for _ in range(4):  # one that queues, three that join: a full batch
@@ -259,3 +260,20 @@ def test_two_rows_for_one_call_site_never_count_a_call_twice(client, automated):
     trigger(client, automated, automated.key)
 
     assert sum(AutomationEvent.objects.filter(kind=Kind.TRIGGERED).values_list("count", flat=True)) == 3
+
+
+def test_counted_calls_of_a_page_deleted_meanwhile_are_dropped_and_the_others_written(client, automated, batched, space, people):
+    from automation.tests.conftest import enable_and_publish
+    from conftest import publish_page_with_macro
+
+    other_page, other_macro = publish_page_with_macro(space, people["editor"], title="Other")
+    other = enable_and_publish(other_page, other_macro, people["editor"])
+    for target in (automated, automated, other, other):
+        trigger(client, target, target.key)
+    other_page.delete()
+
+    calls.call_counts.flush()
+    calls.call_counts.flush()
+
+    assert _counted() == {("macro", "127.0.0.1", "queued"): 2}
+    assert calls.call_counts._pending == 0
