@@ -32,6 +32,7 @@ import json
 import os
 import uuid
 import zipfile
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -470,7 +471,7 @@ class Archive:
                     yield json.loads(line)
         except KeyError:
             raise BackupError(f"The archive is damaged: {entry['file']} is missing.") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError):
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError, zlib.error):
             raise BackupError(f"The archive is damaged: {entry['file']} cannot be read back.") from None
 
     def verify(self, entry: dict) -> int:
@@ -484,7 +485,7 @@ class Archive:
                     lines += chunk.count(b"\n")
         except KeyError:
             raise BackupError(f"The archive is damaged: {entry['file']} is missing.") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error):
             raise BackupError(f"The archive is damaged: {entry['file']} cannot be read back.") from None
         if digest.hexdigest() != entry.get("sha256") or lines != entry.get("rows"):
             raise BackupError(

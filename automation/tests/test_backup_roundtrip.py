@@ -44,7 +44,7 @@ def _sign_in(base: str, username: str) -> requests.Session:
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_a_whole_site_restored_into_an_empty_database_reads_the_same_and_its_keys_work(target, people, monkeypatch, client, tmp_path, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    site = build_site(people, monkeypatch)
+    site = build_site(people, monkeypatch, sign_in_elsewhere=True)
     client.force_login(people["viewer"])
     paths = site.reader_paths()
     before = {}
