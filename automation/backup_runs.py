@@ -170,12 +170,12 @@ def _run_restore(job: BackupRun, progress) -> None:
     try:
         report = backup.restore(path, dry_run=job.dry_run, progress=progress)
     finally:
-        if not job.dry_run:
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # an upload is kept only while its run needs it
+        BackupRun.objects.filter(pk=job.pk).update(file_name="")
+        job.file_name = ""
     _finish(
         job,
         BackupRun.Status.SUCCEEDED,
-        file_name=job.file_name if job.dry_run else "",
         spaces=report.spaces,
         rows_done=report.total,
         rows_total=report.total,
