@@ -9,9 +9,9 @@ The format (``FORMAT_VERSION`` 1) is a ZIP file:
     "data/macros.snapshotrow.jsonl", "fields": [attnames], "rows": N, "sha256": hex}]}``
 ``data/<app>.<model>.jsonl``
     one JSON array per row, values in the table's ``fields`` order: ids as numbers or
-    strings (UUIDs), dates and times in ISO 8601 with their offset, JSON fields as JSON,
-    a reference to a table that is not in the archive (a Django permission) as its
-    natural key. ``sha256`` is the digest of the member's uncompressed bytes.
+    strings (UUIDs), dates and times in ISO 8601 with their offset, a JSON field as its
+    JSON text in a string (so neither side parses a snapshot row's issue), a reference
+    to a table that is not in the archive (a Django permission) as its natural key. ``sha256`` is the digest of the member's uncompressed bytes.
 
 The tables are found, not listed: every model of the ``auth``, ``macros`` and
 ``automation`` apps (many-to-many link tables included) except those in ``SKIPPED``, in
@@ -46,6 +46,8 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import F
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
@@ -324,7 +326,7 @@ def write_backup(output: str | os.PathLike, spaces: Iterable[str] | None = None,
             total = sum(rows.count() for _, rows in plan)
             manifest = _manifest(scope)
             done = 0
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5, allowZip64=True) as archive:
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as archive:
                 labels = {t.label for t, _ in plan}
                 natural = NaturalKeys()
                 for table, rows in plan:
@@ -357,36 +359,39 @@ def _manifest(scope: Scope) -> dict:
 
 def _write_table(archive, table, fields, rows, labels, natural, done, total, progress) -> tuple[dict, int]:
     outside = {i: f.related_model for i, f in enumerate(fields) if _is_reference(f) and not _in_archive(f, labels)}
+    # A JSON column travels as the database's own text, in a string: parsing a snapshot
+    # row's issue only to print it again (and back on restore) was most of the time.
+    columns = [Cast(f.attname, models.TextField()) if isinstance(f, models.JSONField) else F(f.attname) for f in fields]
+    names = [f"c{i}" for i in range(len(fields))]
     digest = hashlib.sha256()
     count = 0
-    buffer = io.StringIO()
+    lines: list[str] = []
+    query = rows.order_by("pk").annotate(**dict(zip(names, columns, strict=True))).values_list(*names)
     with archive.open(table.member, "w", force_zip64=True) as member:
-        for row in rows.order_by("pk").values_list(*[f.attname for f in fields]).iterator(chunk_size=2000):
+        for row in query.iterator(chunk_size=2000):
             if outside:
                 row = list(row)
                 for i, model in outside.items():
                     row[i] = natural.out(model, row[i])
-            buffer.write(_dumps(row))
-            buffer.write("\n")
+            lines.append(_dumps(row))
             count += 1
-            if count % 500 == 0:
-                _flush(buffer, member, digest)
+            if count % 1000 == 0:
+                _flush(lines, member, digest)
             if progress is not None and (done + count) % PROGRESS_EVERY == 0:
                 progress(done + count, total)
-        _flush(buffer, member, digest)
+        _flush(lines, member, digest)
     if progress is not None:
         progress(done + count, total)
     entry = {"table": table.label, "file": table.member, "fields": [f.attname for f in fields], "rows": count, "sha256": digest.hexdigest()}
     return entry, done + count
 
 
-def _flush(buffer: io.StringIO, member, digest) -> None:
-    data = buffer.getvalue().encode()
-    if data:
+def _flush(lines: list[str], member, digest) -> None:
+    if lines:
+        data = ("\n".join(lines) + "\n").encode()
         digest.update(data)
         member.write(data)
-    buffer.seek(0)
-    buffer.truncate()
+        lines.clear()
 
 
 @contextmanager
@@ -709,43 +714,42 @@ class _Restore:
         names = entry["fields"]
         by_name = {f.attname: f for f in table.concrete_fields}
         archived = [by_name[n] for n in names]
+        readers = [self._reader(f, labels) for f in archived]
         missing = [f for f in table.concrete_fields if f.attname not in names and not f.primary_key]
         merge = None if self.site else MERGED_BY.get(table.label)
         keep = self._keeps_id(table)
         remember = not keep and self._is_referenced(table)
         pk = table.model._meta.pk
         columns = [f for f in table.concrete_fields if keep or not f.primary_key]
+        writers = [(f.attname, _writer(f)) for f in columns]
+        deferred = [i for i, f in enumerate(archived) if f.attname in table.deferred]
+        group_at = names.index("group_id") if table.label == "auth.user_groups" and not self.site else None
         hook = ROW_HOOKS.get(table.label)
         batch: list[list] = []
         count = 0
         for raw in self.archive.rows(entry):
-            values = {}
-            later: list[tuple[models.Field, object]] = []
-            for f, value in zip(archived, raw, strict=True):
-                if f.attname in table.deferred:
-                    values[f.attname] = None
-                    if value is not None:
-                        later.append((f, value))
-                else:
-                    values[f.attname] = self._value_in(f, value, labels)
+            if len(raw) != len(archived):
+                raise BackupError(f"The archive is damaged: a row of {entry['file']} has {len(raw)} values for {len(archived)} fields.")
+            values = {f.attname: read(value) for f, read, value in zip(archived, readers, raw, strict=True)}
             for f in missing:
                 values[f.attname] = _default(f)
             old_pk = values.get(pk.attname)
             if merge is not None:
                 self._merge(table, merge, values)
                 continue
-            if table.label == "auth.user_groups" and not self.site and raw[names.index("group_id")] not in self.created_groups:
+            if group_at is not None and raw[group_at] not in self.created_groups:
                 continue
             if hook is not None:
                 hook(self, values)
-            for f, value in later:
-                self.deferred.append((table, f, old_pk, value))
-            row = [f.get_db_prep_save(values[f.attname], connection) for f in columns]
+            for i in deferred:
+                if raw[i] is not None:
+                    self.deferred.append((table, archived[i], old_pk, raw[i]))
+            row = [write(values[attname]) for attname, write in writers]
             if remember:
                 self.ids[table.model][old_pk] = _insert_returning(table, columns, row)
             else:
                 batch.append(row)
-                if len(batch) >= _batch_size(columns):
+                if len(batch) >= BATCH:
                     _insert(table, columns, batch)
                     batch = []
             count += 1
@@ -756,25 +760,31 @@ class _Restore:
         self.report.rows[table.label] = count
         return done + entry["rows"]
 
-    def _value_in(self, f: models.Field, value, labels: set[str]):
-        if value is None:
-            return None
+    def _reader(self, f: models.Field, labels: set[str]) -> Callable:
+        """How one field's archived value becomes the value to write (ids mapped, types parsed)."""
+        if f.attname in _deferred_of(self.plan, f.model):
+            return lambda value: None  # written after every table is in
         if _is_reference(f):
             target = f.related_model
             if target._meta.label_lower not in labels:
-                return self.natural.back(target, value)
+                return lambda value: self.natural.back(target, value)
             if target in self.remapped:
-                mapped = self.ids[target].get(value)
-                if mapped is None and not f.null:
-                    raise BackupError(
-                        f"The archive is inconsistent: a {f.model._meta.verbose_name} refers to a "
-                        f"{target._meta.verbose_name} it does not hold. Nothing was restored."
-                    )
+                ids = self.ids[target]
+
+                def mapped(value):
+                    if value is None:
+                        return None
+                    new = ids.get(value)
+                    if new is None and not f.null:
+                        raise BackupError(
+                            f"The archive is inconsistent: a {f.model._meta.verbose_name} refers to a "
+                            f"{target._meta.verbose_name} it does not hold. Nothing was restored."
+                        )
+                    return new
+
                 return mapped
-            return f.target_field.to_python(value)
-        if isinstance(f, models.JSONField):
-            return value
-        return f.to_python(value)
+            return _parser(f.target_field)
+        return _parser(f)
 
     def _is_referenced(self, table: Table) -> bool:
         return any(f.related_model is table.model for other in self.plan for f in other.references())
@@ -823,9 +833,39 @@ class _Restore:
             schedules.sync(schedule)
 
 
+# Values JSON already gives in the type the database takes: nothing to convert.
+_PLAIN = {
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
+    "PositiveIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField", "CharField", "TextField",
+    "SlugField", "EmailField", "BooleanField",
+}
+
+
+def _plain(f: models.Field) -> bool:
+    return f.get_internal_type() in _PLAIN or isinstance(f, models.JSONField)  # JSON travels as its text
+
+
+def _parser(f: models.Field) -> Callable:
+    if _plain(f):
+        return lambda value: value
+    return lambda value: None if value is None else f.to_python(value)
+
+
+def _writer(f: models.Field) -> Callable:
+    target = f.target_field if _is_reference(f) else f
+    if _plain(target):
+        return lambda value: value
+    return lambda value: target.get_db_prep_save(value, connection)
+
+
+def _deferred_of(plan: list[Table], model) -> set[str]:
+    return next((t.deferred for t in plan if t.model is model), set())
+
+
 def _default(f: models.Field):
     if f.has_default():
-        return f.get_default()
+        value = f.get_default()
+        return json.dumps(value) if isinstance(f, models.JSONField) else value
     if f.null:
         return None
     if isinstance(f, models.DateTimeField):
@@ -837,11 +877,6 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _batch_size(columns: list) -> int:
-    # SQLite takes at most 32,766 parameters per statement; PostgreSQL 65,535.
-    return max(1, min(BATCH, 30000 // max(1, len(columns))))
-
-
 def _insert_sql(table: Table, columns: list, rows: int) -> str:
     q = connection.ops.quote_name
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -850,8 +885,16 @@ def _insert_sql(table: Table, columns: list, rows: int) -> str:
 
 def _insert(table: Table, columns: list, batch: list[list]) -> None:
     # Written as SQL, not bulk_create: that would stamp auto_now fields with today.
+    # PostgreSQL takes rows fastest by COPY; SQLite by one prepared INSERT, many times.
+    q = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(table, columns, len(batch)), [v for row in batch for v in row])
+        if connection.vendor == "postgresql":
+            sql = f"COPY {q(table.model._meta.db_table)} ({', '.join(q(f.column) for f in columns)}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_insert_sql(table, columns, 1), batch)
 
 
 def _insert_returning(table: Table, columns: list, row: list):
@@ -880,12 +923,12 @@ def _version_snapshot_ids(restore: _Restore, values: dict) -> None:
     from macros.models import Snapshot
 
     mapped = restore.ids.get(Snapshot)
-    if restore.site or not mapped:
+    if restore.site or not mapped or not values.get("macros"):
         return
-    values["macros"] = [
+    values["macros"] = json.dumps([
         {**item, "snapshot": mapped.get(item["snapshot"])} if isinstance(item, dict) and item.get("snapshot") is not None else item
-        for item in values.get("macros") or []
-    ]
+        for item in json.loads(values["macros"])
+    ])
 
 
 def _schedule_made_again(restore: _Restore, values: dict) -> None:

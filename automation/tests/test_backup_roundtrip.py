@@ -23,8 +23,20 @@ def _manifest(path) -> dict:
 
 
 def _rows(path, table: str) -> list:
+    """The table's rows with JSON fields read as documents (PostgreSQL's jsonb prints its own way)."""
+    from django.apps import apps
+    from django.db.models import JSONField
+
+    fields = _manifest(path)["tables"]
+    names = next(t["fields"] for t in fields if t["table"] == table)
+    model = apps.get_model(table)
+    documents = [i for i, name in enumerate(names) if isinstance(next(f for f in model._meta.concrete_fields if f.attname == name), JSONField)]
     with zipfile.ZipFile(path) as archive:
-        return [json.loads(line) for line in archive.read(f"data/{table}.jsonl").splitlines()]
+        rows = [json.loads(line) for line in archive.read(f"data/{table}.jsonl").splitlines()]
+    for row in rows:
+        for i in documents:
+            row[i] = json.loads(row[i]) if row[i] is not None else None
+    return rows
 
 
 def _sign_in(base: str, username: str) -> requests.Session:
