@@ -265,7 +265,10 @@ class NaturalKeys:
             return None
         cache = self._out[model]
         if pk not in cache:
-            cache[pk] = list(model._base_manager.get(pk=pk).natural_key())
+            row = model._base_manager.filter(pk=pk).first()
+            # A row of another app without a natural key (none today) is left out; the
+            # reference is restored empty.
+            cache[pk] = list(row.natural_key()) if row is not None and hasattr(row, "natural_key") else None
         return cache[pk]
 
     def back(self, model: type[models.Model], key: list | None):

@@ -15,9 +15,10 @@ from django.http import FileResponse
 from django.urls import reverse
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from automation import audit, backup_runs
-from automation.api import NotFound, _uuid_or_none
+from automation.api import MethodNotAllowed, NotFound, _Refusal, _uuid_or_none
 from automation.backup import BackupError
 from automation.models import AutomationEvent, BackupRun
 from automation.page_api import GlobalKeyView, InvalidBody, _read_body
@@ -74,7 +75,12 @@ class StartBackup(GlobalKeyView):
     method = "POST"
 
     def initial(self, request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
+        # Like the bulk trigger: 405, then 413, keeping the body (the size check of the
+        # other triggers reads a chunked body only to drop it).
+        self.refusal = _Refusal()
+        if request.method != self.method:
+            raise MethodNotAllowed(request.method, self.method)
+        APIView.initial(self, request, *args, **kwargs)
         self.body = _read_body(request)
 
     def post(self, request) -> Response:

@@ -144,6 +144,18 @@ def test_unknown_runs_and_unfinished_downloads_answer_404(client, global_key, sp
 
 
 @pytest.mark.django_db
+def test_a_chunked_body_names_the_spaces_and_a_large_one_is_refused(client, global_key, two_spaces):
+    from io import BytesIO
+
+    body = json.dumps({"spaces": ["ops"]}).encode()
+    chunked = client.generic("POST", URL, b"", HTTP_TRANSFER_ENCODING="chunked", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key, **{"wsgi.input": BytesIO(body)})
+    large = client.post(URL, data=b"x" * (1024 * 1024 + 1), content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert chunked.status_code == 202 and chunked.json()["spaces"] == ["ops"]
+    assert (large.status_code, large.json()["code"]) == (413, "payload_too_large")
+
+
+@pytest.mark.django_db
 def test_the_site_switch_and_methods_apply(client, global_key, people):
     assert client.get(URL, HTTP_JIRA_SNAPSHOTS_API_KEY=global_key).status_code == 405
     site.set_automation_enabled(False, people["site_admin"], via=Via.SITE_ADMIN)
