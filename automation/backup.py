@@ -461,8 +461,18 @@ class Archive:
             )
         if manifest.get("scope") not in ("site", "spaces") or not isinstance(manifest.get("tables"), list):
             raise BackupError(f"The manifest of {self.path.name} is damaged: it has no scope or table list.")
+        for entry in manifest["tables"]:
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("table"), str)
+                and entry.get("file") == f"data/{entry['table']}.jsonl"
+                and isinstance(entry.get("fields"), list)
+                and isinstance(entry.get("rows"), int)
+                and isinstance(entry.get("sha256"), str)
+            ):
+                raise BackupError(f"The manifest of {self.path.name} is damaged: a table's entry lacks its file, fields, row count or checksum.")
         self.manifest = manifest
-        self.entries = {t.get("table"): t for t in manifest["tables"] if isinstance(t, dict)}
+        self.entries = {t["table"]: t for t in manifest["tables"]}
 
     @property
     def is_site(self) -> bool:

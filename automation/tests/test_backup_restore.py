@@ -113,6 +113,13 @@ def test_an_archive_from_a_newer_database_schema_is_refused(team_archive, tmp_pa
     refused(newer, r"newer version of Snapshots \(its database has migration macros.0999_future")
 
 
+def test_a_manifest_with_a_damaged_table_entry_is_refused(team_archive, tmp_path):
+    damaged = tmp_path / "damaged.zip"
+    rewrite(team_archive, damaged, manifest=lambda m: {**m, "tables": [{k: v for k, v in t.items() if k != "sha256"} for t in m["tables"]]})
+
+    refused(damaged, "manifest of damaged.zip is damaged: a table's entry lacks")
+
+
 def test_a_file_that_is_not_a_backup_is_refused(tmp_path, site):
     other = tmp_path / "other.zip"
     with zipfile.ZipFile(other, "w") as archive:
