@@ -194,6 +194,12 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Backups ---------------------------------------------------------------------------
+# Where backups made from Site administration and the backups endpoint are kept (never
+# under a URL: they hold password hashes), and how many of them are kept.
+BACKUP_DIR = Path(env_str("SNAPSHOTS_BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_KEEP = env_int("SNAPSHOTS_BACKUP_KEEP", 10, minimum=1)
+
 # --- Authentication -------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
