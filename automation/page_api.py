@@ -84,7 +84,7 @@ class GlobalKeyView(AutomationAPIView):
             job.update(job_status_body(ended[uuid.UUID(job["job"])]))
         return Response(body)
 
-    def check_key(self, request, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
+    def check_key(self, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
                   target_found: bool = True, not_found: str = "") -> GlobalGrant:
         """The global key, or a refusal: 404 (unknown target), 401, or the guard's 429.
 
@@ -161,7 +161,7 @@ class TriggerPageSnapshots(GlobalKeyView):
         presented, grant = self.global_grant(request)
         page = _published_page(_page_id_or_none(page_id))
         self.refusal.page_id = page.pk if page is not None else None
-        grant = self.check_key(request, presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
+        grant = self.check_key(presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
         check_space_on(page.pk)
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
@@ -235,7 +235,7 @@ class TriggerSnapshots(GlobalKeyView):
     )
     def post(self, request) -> Response:
         presented, grant = self.global_grant(request)
-        grant = self.check_key(request, presented, grant)
+        grant = self.check_key(presented, grant)
         pages, macros = _parse_targets(self.body)  # after the key: strangers' bodies are never parsed
 
         address = audit.client_address(request)
