@@ -19,6 +19,10 @@ PASSWORD = "correct horse battery"
 def _fast_password_hasher(settings):
     # Argon2 is what production uses; tests create many users and don't measure it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Coalesced automation calls are counted in batches that a timer thread writes on its
+    # own connection, which a test's open transaction would hold up: here each call is
+    # written at once (automation/tests/test_audit.py tests the batches).
+    settings.AUTOMATION_COUNT_FLUSH_SECONDS = 0
 
 
 def make_issue(n: int, project: str = "WEB", status: str = "To Do", category: str = "new", **fields) -> dict:

@@ -371,20 +371,41 @@ class CallCounts:
             if called:
                 self._last_called[target.automation_pk] = now
             self._pending += 1
-            if self._pending == 1:
-                self._since = time.monotonic()
-                self._timer = threading.Timer(interval, self._flush_from_timer)
-                self._timer.daemon = True
-                self._timer.start()
+            if self._timer is None:
+                self._start_timer()
             due = self._pending >= self.FLUSH_AT or time.monotonic() - self._since >= interval
         if due:
             # Never inside a caller's transaction (the page trigger's): after it commits.
-            transaction.on_commit(self.flush)
+            transaction.on_commit(self._flush_if_free)
 
-    def flush(self) -> None:
-        """Write what this process holds (safe to call at any time, from any thread)."""
-        with self._writing:
-            self._write_batch()
+    def flush(self, timeout: float = 15) -> None:
+        """Write what this process holds, after any batch being written now (any thread, at exit)."""
+        if self._writing.acquire(timeout=timeout):
+            try:
+                self._write_batch()
+            finally:
+                self._writing.release()
+
+    def _flush_if_free(self) -> None:
+        # A request never waits for another thread's batch: that writer may be waiting for a
+        # lock this request's connection holds. What stays pending is the timer's.
+        if self._writing.acquire(blocking=False):
+            try:
+                self._write_batch()
+            finally:
+                self._writing.release()
+        self._ensure_timer()
+
+    def _ensure_timer(self) -> None:
+        with self._lock:
+            if self._pending and self._timer is None:
+                self._start_timer()
+
+    def _start_timer(self) -> None:
+        self._since = time.monotonic()
+        self._timer = threading.Timer(settings.AUTOMATION_COUNT_FLUSH_SECONDS or 1, self._flush_from_timer)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _write_batch(self) -> None:
         with self._lock:
@@ -412,9 +433,12 @@ class CallCounts:
 
     def _flush_from_timer(self) -> None:
         try:
+            with self._lock:
+                self._timer = None
             self.flush()
         finally:
             connections.close_all()  # this thread's own connections, not the request thread's
+            self._ensure_timer()  # calls that came while it wrote, or a batch the database refused
 
 
 def _write_last_called(times: dict[int, datetime]) -> None:
