@@ -1,10 +1,13 @@
 """The automation API (DESIGN §5): trigger a macro's snapshot, read a job's status.
 
 Every refusal is checked in the contract's order and answered as
-``{"detail": …, "code": …}``. The trigger is the hot path: one indexed query finds the
-key with its macro, page, automation and the site switch; one cheap Argon2id check;
-``request_snapshot`` (a read when it coalesces); one audit insert. No session, no
-CSRF, no body parsing.
+``{"detail": …, "code": …}``. The trigger is the hot path: one query finds the site
+switch, the macro, its automation, the presented key if it is that macro's, and its
+queued job (``calls.find_macro_call``, the same query for every answer); one cheap
+Argon2id check; the per-key limit from this process's lease; coalesced calls counted in
+batches (``calls.CallCounts``). A coalesced call is one database round trip. Only a call
+without a valid key consults the refused-attempts guard. No session, no CSRF, no body
+parsing. ``?wait=`` holds the answer until the job ends (``automation.waiting``).
 """
 
 from __future__ import annotations
