@@ -77,6 +77,22 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# What the automation API's machine calls go through instead (snapshots_site/wsgi.py):
+# the same security headers, request guards and 503 on a lost database; no session,
+# CSRF, sign-in, messages or static files, which they never use.
+AUTOMATION_API_PREFIXES = (
+    "/api/automation/v1/macros/",
+    "/api/automation/v1/pages/",
+    "/api/automation/v1/snapshots",
+    "/api/automation/v1/jobs/",
+    "/take-snapshot/",
+)
+AUTOMATION_API_MIDDLEWARE = [
+    m for m in MIDDLEWARE
+    if m.rsplit(".", 1)[1] in {"SecurityMiddleware", "SecurityHeadersMiddleware", "RequestGuardMiddleware",
+                               "XFrameOptionsMiddleware", "DatabaseUnavailableMiddleware"}
+]
+
 ROOT_URLCONF = "snapshots_site.urls"
 WSGI_APPLICATION = "snapshots_site.wsgi.application"
 

@@ -1,6 +1,43 @@
+"""The WSGI application gunicorn serves (``gunicorn snapshots_site.wsgi``).
+
+The automation API's calls come from machines: no session, no sign-in, no CSRF form, no
+messages, no static files. They go to a second Django handler built with
+``AUTOMATION_API_MIDDLEWARE`` (the security headers and request guards every answer
+gets, and the 503 on a lost database) instead of the whole ``MIDDLEWARE`` chain, which
+cost the trigger about a quarter of its time (bench/bench_trigger.py). Everything else,
+the API's description pages included, goes through the site's full chain.
+"""
+
 import os
 
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "snapshots_site.settings")
-application = get_wsgi_application()
+site = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402 - after the settings module is chosen
+
+
+class AutomationAPIHandler(WSGIHandler):
+    """A Django handler whose middleware chain is ``AUTOMATION_API_MIDDLEWARE``."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # Django builds the chain from settings.MIDDLEWARE; swapped only while it does,
+        # once, when the process starts.
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.AUTOMATION_API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+api = AutomationAPIHandler()
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(settings.AUTOMATION_API_PREFIXES):
+        return api(environ, start_response)
+    return site(environ, start_response)

@@ -38,3 +38,35 @@ def test_a_chunked_body_over_one_mib_gets_413_and_a_small_one_is_accepted(automa
     assert large == (413, {"detail": "The request body is larger than 1 MiB. The body is ignored: send none, or a smaller one.", "code": "payload_too_large"})
     assert small[0] == 202 and small[1]["coalesced"] is False
     assert SnapshotJob.objects.count() == 1
+
+
+def test_the_api_skips_the_browser_middleware_but_keeps_the_security_headers_and_guards(automated):
+    import urllib.error
+    import urllib.request
+
+    from django.test import Client
+
+    through_client = Client().post(automated.path, HTTP_JIRA_SNAPSHOTS_API_KEY=automated.key)
+    with gunicorn(workers=1) as base:
+        request = urllib.request.Request(base + automated.path, method="POST", headers={"jira-snapshots-api-key": automated.key})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            headers, status = answer.headers, answer.status
+        try:
+            urllib.request.urlopen(f"{base}/take-snapshot/1?{'x' * 5000}", timeout=30)
+            guarded = None
+        except urllib.error.HTTPError as refused:
+            guarded = refused.code
+        try:
+            urllib.request.urlopen(f"{base}/api/automation/v1/docs", timeout=30)  # the site's chain: slash appended
+            redirected = None
+        except urllib.error.HTTPError as other:
+            redirected = other.code
+        docs = urllib.request.urlopen(f"{base}/api/automation/v1/docs/", timeout=30)
+
+    assert status == 202
+    for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Cache-Control"):
+        assert headers[name] == through_client.get(name), name  # what the full chain gives
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Set-Cookie"] is None and "Cookie" not in (headers["Vary"] or "")
+    assert guarded in (400, 414)
+    assert redirected is None and docs.status == 200 and docs.url.endswith("/api/automation/v1/docs/")
