@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
+from macros.sources.levels import Children
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
-# Multi-level macros run one search per issue of the level above; these bound one job.
+# Lower levels run one search per issue of the level above, or one per batch of them
+# (macros.sources.levels); these bound one job.
 MAX_SUBQUERIES = 1000
 MAX_ISSUES = 200_000
 
@@ -125,27 +126,31 @@ def _run(job: SnapshotJob) -> Snapshot | None:
         actor=job.actor,
     )
     writer = _RowWriter(snapshot, job)
-    requests_made = 0
     parents: list[tuple[int, str]] = []  # (position, key) of the level above
     for depth, level in enumerate(levels, start=1):
         fields = _fields_to_fetch(level.get("fields", []))
-        if depth == 1:
-            requests_made += writer.write_search(source, level["jql"], fields, depth, None)
-        else:
-            if len(parents) > MAX_SUBQUERIES:
-                raise SourceError(
-                    f"Level {depth} would run {len(parents)} searches, one per issue of level {depth - 1}; "
-                    f"the limit is {MAX_SUBQUERIES}. Narrow the query of level {depth - 1}."
-                )
-            for parent_position, parent_key in parents:
-                jql = level["jql"].replace("$key", parent_key)
-                try:
-                    requests_made += writer.write_search(source, jql, fields, depth, parent_position)
-                except JqlError as exc:
-                    raise JqlError([f"Level {depth}: {m}" for m in exc.messages]) from None
+        try:
+            if depth == 1:
+                for page in source.read_pages(level["jql"], fields):
+                    writer.write(page.issues, depth, None, expected=page.expected, calls=page.calls)
+            else:
+                children = Children(source, level["jql"], fields, parents, names)
+                if children.searches > MAX_SUBQUERIES:
+                    raise SourceError(
+                        f"Level {depth} would run {children.searches} searches for the {len(parents)} issues of "
+                        f"level {depth - 1}; the limit is {MAX_SUBQUERIES}. Narrow the query of level {depth - 1}."
+                    )
+                for parent_position, issues in children:
+                    writer.write(issues, depth, parent_position)
+                writer.calls += children.calls
+        except JqlError as exc:
+            if depth == 1:
+                raise
+            raise JqlError([f"Level {depth}: {m}" for m in exc.messages]) from None
+        writer.flush()
         parents = writer.level_positions.get(depth, [])
     duration_ms = int((time.monotonic() - started) * 1000)
-    return _finish(job, snapshot, writer, duration_ms, requests_made)
+    return _finish(job, snapshot, writer, duration_ms, writer.calls)
 
 
 def _fields_to_fetch(fields: list[str]) -> list[str]:
@@ -158,48 +163,58 @@ def _fields_to_fetch(fields: list[str]) -> list[str]:
 
 
 class _RowWriter:
-    """Streams issues into SnapshotRow page by page so memory stays flat."""
+    """Streams issues into SnapshotRow a thousand at a time so memory stays flat."""
+
+    FLUSH_ROWS = 1000
 
     def __init__(self, snapshot: Snapshot, job: SnapshotJob):
         self.snapshot = snapshot
         self.job = job
         self.position = 0
+        self.calls = 0
         self.level_counts: Counter[int] = Counter()
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
+        self._rows: list[SnapshotRow] = []
+        self._expected: int | None = None
 
-    def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
-        calls = 0
-        for page in source.search_pages(jql, fields, page_size=PAGE_SIZE):
-            calls += 1
-            rows = []
-            for issue in page.issues:
-                self.position += 1
-                if self.position > MAX_ISSUES:
-                    raise SourceError(f"This snapshot would hold more than {MAX_ISSUES:,} issues; narrow the query.")
-                key = issue.get("key", "")
-                rows.append(
-                    SnapshotRow(
-                        snapshot=self.snapshot,
-                        position=self.position,
-                        level=depth,
-                        parent_position=parent,
-                        issue_key=key,
-                        data=issue,
-                    )
+    def write(self, issues: list[dict], depth: int, parent: int | None, *, expected: int | None = None,
+              calls: int = 0) -> None:
+        self.calls += calls
+        if self.position + len(issues) > MAX_ISSUES:
+            raise SourceError(f"This snapshot would hold more than {MAX_ISSUES:,} issues; narrow the query.")
+        if depth == 1 and expected is not None:
+            self._expected = expected
+        positions = self.level_positions.setdefault(depth, [])
+        for issue in issues:
+            self.position += 1
+            key = issue.get("key", "")
+            self._rows.append(
+                SnapshotRow(
+                    snapshot=self.snapshot,
+                    position=self.position,
+                    level=depth,
+                    parent_position=parent,
+                    issue_key=key,
+                    data=issue,
                 )
-                self.level_counts[depth] += 1
-                if depth == 1:
-                    self.categories[_status_category(issue)] += 1
-                self.level_positions.setdefault(depth, []).append((self.position, key))
-            SnapshotRow.objects.bulk_create(rows)
-            expected = page.expected if depth == 1 else None
-            SnapshotJob.objects.filter(pk=self.job.pk).update(
-                fetched=self.position,
-                expected=expected if expected is not None else F("expected"),
-                lease_until=timezone.now() + SnapshotJob.lease_length(),
             )
-        return calls
+            positions.append((self.position, key))
+            if depth == 1:
+                self.categories[_status_category(issue)] += 1
+        self.level_counts[depth] += len(issues)
+        if len(self._rows) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            SnapshotRow.objects.bulk_create(self._rows)
+            self._rows = []
+        SnapshotJob.objects.filter(pk=self.job.pk).update(
+            fetched=self.position,
+            expected=self._expected if self._expected is not None else F("expected"),
+            lease_until=timezone.now() + SnapshotJob.lease_length(),
+        )
 
 
 def _status_category(issue: dict) -> str:
