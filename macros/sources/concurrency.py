@@ -3,8 +3,11 @@
 Every HTTP call to Jira goes through ``Limiter.slot()`` (``macros.sources.jira._Http.call``
 is the one caller), so the limit lives here and nowhere else. The limit adapts the way TCP
 congestion control does (additive increase, multiplicative decrease): it starts modest,
-grows by about one call at once for every round of calls Jira answers well, halves when
-Jira answers 429, and every caller waits out Jira's ``Retry-After`` before its next call.
+grows by about one call at once for every round of calls Jira answers well while the
+limit is actually reached (calls made one at a time prove nothing), halves when Jira
+answers 429, and every caller waits out Jira's ``Retry-After`` before its next call.
+Near the limit at which Jira last said 429 it grows ten times slower, so a site whose
+limit is known is not probed past it every few calls.
 
 With Redis configured the limit, the calls in flight and the pause are kept in Redis, so
 every thread of every worker process shares them: one snapshot cannot trip the rate
@@ -47,9 +50,10 @@ class NoSlot(Exception):
 class Slot:
     """One call's permission to run; the call says how Jira answered."""
 
-    def __init__(self, limiter: Limiter, token: str):
+    def __init__(self, limiter: Limiter, token: str, saturated: bool):
         self.limiter = limiter
         self.token = token
+        self.saturated = saturated  # this call used the last call the limit allows
         self.throttled = False
         self.failed = False
 
@@ -69,15 +73,16 @@ class Limiter:
 
     @contextmanager
     def slot(self) -> Iterator[Slot]:
-        token = self._acquire()
-        slot = Slot(self, token)
+        token, saturated = self._acquire()
+        slot = Slot(self, token, saturated)
         try:
             yield slot
         except BaseException:
             slot.failed = True
             raise
         finally:
-            self._release(token, "ok" if not (slot.throttled or slot.failed) else "neutral")
+            grows = slot.saturated and not (slot.throttled or slot.failed)
+            self._release(token, "ok" if grows else "neutral")
 
     def rate_limited(self, wait: float) -> None:
         raise NotImplementedError
@@ -86,7 +91,7 @@ class Limiter:
         """The limit now (for tests and the benchmark)."""
         raise NotImplementedError
 
-    def _acquire(self) -> str:
+    def _acquire(self) -> tuple[str, bool]:
         raise NotImplementedError
 
     def _release(self, token: str, outcome: str) -> None:
@@ -103,12 +108,14 @@ class LocalLimiter(Limiter):
         self._in_flight = 0
         self._pause_until = 0.0
         self._next_cut = 0.0
+        self._ceiling = float("inf")  # the limit at the last 429
+        self.cuts = 0
 
     def current(self) -> float:
         with self._cond:
             return self._limit
 
-    def _acquire(self) -> str:
+    def _acquire(self) -> tuple[str, bool]:
         deadline = time.monotonic() + MAX_QUEUE_WAIT
         with self._cond:
             while True:
@@ -121,13 +128,14 @@ class LocalLimiter(Limiter):
                     self._cond.wait(min(1.0, deadline - now))
                 else:
                     self._in_flight += 1
-                    return ""
+                    return "", self._in_flight >= int(self._limit)
 
     def _release(self, token: str, outcome: str) -> None:
         with self._cond:
             self._in_flight -= 1
             if outcome == "ok":
-                self._limit = min(float(self.maximum), self._limit + 1.0 / self._limit)
+                step = 1.0 / self._limit if self._limit + 1 < self._ceiling else 0.1 / self._limit
+                self._limit = min(float(self.maximum), self._limit + step)
             self._cond.notify_all()
 
     def rate_limited(self, wait: float) -> None:
@@ -136,7 +144,9 @@ class LocalLimiter(Limiter):
             # A burst of 429s answering calls sent together is one signal, not several:
             # cut once per pause.
             if now >= self._next_cut:
+                self._ceiling = self._limit
                 self._limit = max(1.0, self._limit / 2)
+                self.cuts += 1
                 self._next_cut = now + max(wait, 0.1)
             self._pause_until = max(self._pause_until, now + wait)
             self._cond.notify_all()
@@ -148,9 +158,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[4])
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_until') or '0')
 if now < pause then return tostring(pause - now) end
-if redis.call('ZCARD', KEYS[2]) < math.floor(limit) then
+local in_flight = redis.call('ZCARD', KEYS[2])
+if in_flight < math.floor(limit) then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
+  if in_flight + 1 >= math.floor(limit) then return 'saturated' end
   return 'ok'
 end
 return 'full'
@@ -160,7 +172,10 @@ _RELEASE = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] == 'ok' then
   local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[3])
-  limit = math.min(tonumber(ARGV[4]), limit + 1 / limit)
+  local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or '1e9')
+  local step = 1 / limit
+  if limit + 1 >= ceiling then step = 0.1 / limit end
+  limit = math.min(tonumber(ARGV[4]), limit + step)
   redis.call('HSET', KEYS[1], 'limit', tostring(limit))
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
@@ -173,6 +188,7 @@ local wait = tonumber(ARGV[2])
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[3])
 local next_cut = tonumber(redis.call('HGET', KEYS[1], 'next_cut') or '0')
 if now >= next_cut then
+  redis.call('HSET', KEYS[1], 'ceiling', tostring(limit))
   limit = math.max(1, limit / 2)
   redis.call('HSET', KEYS[1], 'limit', tostring(limit), 'next_cut', tostring(now + math.max(wait, 0.1)))
 end
@@ -207,7 +223,7 @@ class RedisLimiter(Limiter):
         value = self._client.hget(self.keys[0], "limit")
         return float(value) if value is not None else float(self.start)
 
-    def _acquire(self) -> str:
+    def _acquire(self) -> tuple[str, bool]:
         token = uuid.uuid4().hex
         deadline = time.monotonic() + MAX_QUEUE_WAIT
         while time.monotonic() < deadline:
@@ -216,8 +232,8 @@ class RedisLimiter(Limiter):
                 keys=self.keys, args=[repr(now), token, repr(now + SLOT_LEASE), self.start, self.STATE_TTL]
             )
             answer = answer.decode() if isinstance(answer, bytes) else str(answer)
-            if answer == "ok":
-                return token
+            if answer in ("ok", "saturated"):
+                return token, answer == "saturated"
             # Another process may free a slot at any moment: poll briefly, with jitter so
             # that waiting processes do not all ask at the same instant.
             wait = float(answer) if answer != "full" else 0.0

@@ -45,6 +45,9 @@ class Behaviour:
     always: str | None = None
     hold_page: int | None = None
     holds: int | None = 1
+    grow_after: int | None = None  # from this many calls of the query on, it matches more issues:
+    grow_by: int = 0  # this many more,
+    grow_at: str = "end"  # added after the others ("end") or before them ("front")
     searches: int = 0
     held: int = 0
 
@@ -172,7 +175,14 @@ class StandInJira:
         if issues is None:
             name = next((q for q in (jql, text) if q in self.behaviours), None) or next(
                 (q for q in self.behaviours if re.sub(r"\s*\bORDER\s+BY\s+.+$", "", q, flags=re.I | re.S) == text), jql)
-            issues = self._generated(self.behaviour(name).total)
+            behaviour = self.behaviour(name)
+            issues = self._generated(behaviour.total)
+            if behaviour.grow_after is not None and behaviour.searches >= behaviour.grow_after:
+                if behaviour.grow_at == "front":
+                    issues = [make_issue(800_000 + n, cloud=self.deployment == "cloud", project="NEW")
+                              for n in range(behaviour.grow_by)] + issues
+                else:
+                    issues = self._generated(behaviour.total + behaviour.grow_by)
         if bound:
             op, n = bound
             issues = [i for i in issues if (int(i["id"]) > n if op == ">" else int(i["id"]) < n)]
@@ -372,7 +382,8 @@ def _handler_for(jira: StandInJira):
             if behaviour.page_delay:
                 time.sleep(behaviour.page_delay)
             issues = [_only(issue, body.get("fields")) for issue in map(jira.issue_by_id, ids) if issue is not None]
-            self._send(200, {"issues": issues, "issueErrors": []})
+            # Jira does not promise the order of the ids asked: answer the other way round.
+            self._send(200, {"issues": issues[::-1], "issueErrors": []})
 
         def _fault_now(self, behaviour: Behaviour) -> bool:
             with behaviour._cond:
