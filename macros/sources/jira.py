@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -332,8 +333,16 @@ def _looks_html(resp: requests.Response) -> bool:
 
 
 def _parse_json(resp: requests.Response) -> Any:
+    if not resp.content:
+        return None
     try:
-        return json.loads(resp.content) if resp.content else None
+        # orjson reads a page of 1,000 issues several times faster than json; what it
+        # refuses (integers past 64 bits, NaN) is left to json to judge.
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(resp.content)
     except ValueError:
         return _NOT_JSON
 

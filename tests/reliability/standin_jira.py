@@ -282,6 +282,13 @@ def _handler_for(jira: StandInJira):
                 jira.in_flight -= 1
 
         def do_GET(self):
+            if self.path == "/_standin/stats":  # for benchmarks in another process; not a Jira call
+                searches = jira.calls()
+                with jira._lock:
+                    stats = {"calls": len(jira.requests), "searches": searches, "peak": jira.peak,
+                             "throttled": jira.throttled}
+                self._send(200, stats)
+                return
             if not self._enter():
                 return
             try:
