@@ -295,4 +295,6 @@ def in_order(function: Callable[[T], R], items: Iterable[T], *, workers: int, ah
     finally:
         for future in pending:
             future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        # Not waiting: a job stopped at its time limit (django-q2 raises in this thread)
+        # must not sit out the calls still in flight; their answers are simply dropped.
+        executor.shutdown(wait=False, cancel_futures=True)

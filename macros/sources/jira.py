@@ -1067,7 +1067,9 @@ class JiraDataCenter(_JiraSource):
         finally:
             for future in ahead.values():
                 future.cancel()
-            executor.shutdown(wait=True, cancel_futures=True)
+            # Not waiting: a job stopped at its time limit (django-q2 raises in this thread)
+            # must not sit out the calls still in flight; their answers are simply dropped.
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _refuses_deep_paging(self, jql: str, names: list[str]) -> bool:
         """Whether this site refuses results past 10,000 (OpenSearch-backed sites do)."""

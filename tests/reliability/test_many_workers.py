@@ -74,7 +74,8 @@ def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactl
 ):
     target, *others = _macros(space, people["editor"], 5)
     jql = target.levels[0]["jql"]
-    held = jira.behave(jql, total=500, hold_page=2, holds=1)  # pages 0 and 1 are written first
+    # Rows are written a thousand at a time: pages 0-9 are written before page 12 is held.
+    held = jira.behave(jql, total=2500, hold_page=12, holds=1)
     processes.cluster(jira)
     processes.cluster(jira)
     job = _queue(target)
@@ -83,9 +84,9 @@ def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactl
     other_jobs = [_queue(m) for m in others]  # some may sit in the doomed cluster's memory
 
     running = SnapshotJob.objects.get(pk=job.pk)
-    assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 200
+    assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 1000
     partial = Snapshot.objects.get(job=job)
-    assert not partial.complete and partial.rows.count() == 200
+    assert not partial.complete and partial.rows.count() == 1000
 
     holder.kill()
     killed_at = time.monotonic()
@@ -100,15 +101,16 @@ def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactl
     assert job.attempts == 2
     snapshots = list(Snapshot.objects.filter(macro=target))
     assert len(snapshots) == 1 and snapshots[0].complete and snapshots[0].job_id == job.pk
-    assert snapshots[0].issue_count == 500
-    assert snapshots[0].rows.count() == 500
-    assert list(snapshots[0].rows.order_by("position").values_list("position", flat=True)) == list(range(1, 501))
+    assert snapshots[0].issue_count == 2500
+    assert snapshots[0].rows.count() == 2500
+    assert list(snapshots[0].rows.order_by("position").values_list("position", flat=True)) == list(range(1, 2501))
     assert PageVersion.objects.filter(page=target.page, kind=PageVersion.Kind.SNAPSHOT).count() == 1
-    # The first attempt read pages 0-2 (it died on page 2); the second read all five.
-    assert jira.searches(jql) == 3 + 5
+    # The first attempt read at least pages 0-12 (it died on page 12; later ones may have
+    # been asked ahead); the second read all 25 again.
+    assert jira.calls(jql) >= 13 + 25
     assert all(done[j.pk].status == Status.SUCCEEDED for j in other_jobs)
     assert Snapshot.objects.filter(job__in=other_jobs, complete=True).count() == len(other_jobs)
-    report(f"[{stack()}] killed the worker mid-snapshot (200 of 500 rows written); one snapshot of 500 rows "
+    report(f"[{stack()}] killed the worker mid-snapshot (1000 of 2500 rows written); one snapshot of 2500 rows "
           f"after {recovered_after:.1f} s, attempts={job.attempts}")
 
 
