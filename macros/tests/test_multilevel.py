@@ -298,3 +298,14 @@ def test_lower_levels_are_bounded_in_jira_calls(people, space, jira, monkeypatch
         "Level 2 would run 3 searches for the 3 issues of level 1; the limit is 2. Narrow the query of level 1."
     )
     assert [body["jql"] for body in search.bodies] == [PROJECT], "no lower-level search was sent"
+
+
+def test_a_batched_level_counts_its_batches_against_the_bound(people, space, jira, monkeypatch):
+    _, search, _ = jira
+    monkeypatch.setattr(snapshots, "MAX_SUBQUERIES", 2)
+    _, macro = publish_page_with_macro(space, people["editor"])
+    set_levels(macro, (PROJECT, ["key", "summary"]), (SUBTASKS, ["key"]))
+    job = run(macro)
+    assert job.status == SnapshotJob.Status.SUCCEEDED, job.error
+    assert job.snapshot.counts["levels"] == [3, 152]
+    assert {body["jql"] for body in search.bodies} == {PROJECT, "parent in (ABC-1, ABC-2, ABC-3)"}
