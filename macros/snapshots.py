@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from macros import fieldlist
 from macros.chart_data import ChartTally
+from macros.fieldtypes.renderers import flat_text
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
 from macros.sources.base import FieldInfo, snapshot_budget
@@ -317,11 +318,47 @@ class _RowWriter:
             )
 
 
+MAX_NESTING = 200  # levels of JSON a stored issue may hold (orjson writes at most 254)
+
+
 def _to_json(issue: dict) -> str:
     try:
         return orjson.dumps(issue).decode()
     except TypeError:  # what orjson will not write (integers past 64 bits), json does
-        return json.dumps(issue, separators=(",", ":"))
+        pass
+    try:
+        return json.dumps(_shallow(issue), separators=(",", ":"))
+    except RecursionError:
+        return json.dumps(_shallow(issue, 20), separators=(",", ":"))
+
+
+def _shallow(issue: dict, limit: int = MAX_NESTING) -> dict:
+    """The issue with any field nested deeper than ``limit`` kept as its words.
+
+    A value nested hundreds deep is no field Jira makes; stored as it is, reading the row
+    back (json) and rendering it would run past Python's stack on every page view.
+    """
+    fields = issue.get("fields")
+    if not isinstance(fields, dict) or all(_depth(v, limit) < limit for v in fields.values()):
+        return issue
+    flat = {k: (flat_text(v) if _depth(v, limit) >= limit else v) for k, v in fields.items()}
+    return {**issue, "fields": flat}
+
+
+def _depth(value, limit: int) -> int:
+    """How deep ``value`` nests, counted up to ``limit`` without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest >= limit:
+                return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
 
 
 def _insert_rows(rows: list[tuple]) -> None:

@@ -343,7 +343,7 @@ def _parse_json(resp: requests.Response) -> Any:
         pass
     try:
         return json.loads(resp.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than anything Jira sends
         return _NOT_JSON
 
 
