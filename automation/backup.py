@@ -65,10 +65,11 @@ PROGRESS_EVERY = 5000
 SKIPPED = {
     "auth.permission": "made by migrate on every site; grants refer to one by (app, model, codename)",
     "automation.backuprun": "the backup runs of one site, with file paths on that host",
+    "automation.sharedcounter": "rate-limit counts of the last minutes",
 }
 # On a full restore these one-row settings tables may already hold the row a fresh
 # site makes for itself; the archive's row replaces it.
-REPLACED_ON_FULL_RESTORE = {"macros.sitesettings"}
+REPLACED_ON_FULL_RESTORE = {"macros.sitesettings", "macros.tabledefaults", "macros.jirafieldlist"}
 # A space backup names people and groups; restoring it maps them by these fields.
 MERGED_BY = {"auth.user": "username", "auth.group": "name"}
 # What a space backup carries of a person: no password, no site-wide powers.

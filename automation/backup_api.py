@@ -85,7 +85,7 @@ class StartBackup(GlobalKeyView):
 
     def post(self, request) -> Response:
         presented, grant = self.global_grant(request)
-        grant = self.check_key(request, presented, grant)
+        grant = self.check_key(presented, grant)
         spaces = _spaces_from_body(self.body)  # after the key: strangers' bodies are never parsed
         try:
             run = backup_runs.start_backup(spaces, via=Via.API, key_lookup=grant.lookup_id)
@@ -102,9 +102,8 @@ class _OneRun(GlobalKeyView):
         presented, grant = self.global_grant(request)
         run_uuid = _uuid_or_none(run_id)
         run = BackupRun.objects.filter(pk=run_uuid, kind=BackupRun.Kind.BACKUP).first() if run_uuid else None
-        if run is None:
-            raise NotFound("There is no backup with this id.")
-        return run, self.check_key(request, presented, grant)
+        grant = self.check_key(presented, grant, target_found=run is not None, not_found="There is no backup with this id.")
+        return run, grant
 
 
 class BackupStatus(_OneRun):

@@ -274,3 +274,21 @@ class BackupRun(models.Model):
         if not self.rows_total:
             return None
         return min(100, self.rows_done * 100 // self.rows_total)
+
+
+class SharedCounter(models.Model):
+    """A counter every process shares, for rate limits when the cache is not Redis.
+
+    ``automation.counters`` increments it with one atomic upsert; a row past
+    ``expires_at`` counts as absent and starts over on its next increment.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    value = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="shared_counters_by_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

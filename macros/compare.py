@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
+from macros.fieldtypes import cell_text
 from macros.models import Macro, Snapshot, SnapshotRow
-from macros.rendering import cell_text
 
 # position, parent_position, level, issue_key, the issue's JSON as text
 RawRow = tuple[int, int | None, int, str, str]
@@ -212,7 +212,7 @@ def _entry(kind: str, path, level: int, position: int, issue: dict, columns: lis
         path=path,
         level=level,
         position=position,
-        cells=[cell_text(issue, c["id"]) for c in shown],
+        cells=[cell_text(issue, c) for c in shown],
         columns=[c["name"] for c in shown],
     )
 
@@ -225,7 +225,7 @@ def _changes(old_issue: dict, new_issue: dict, columns: list[dict]) -> list[Fiel
         field_id = column["id"]
         if old_fields.get(field_id) == new_fields.get(field_id):
             continue  # the cheap test first: most fields of a changed issue are the same
-        old_text, new_text = cell_text(old_issue, field_id), cell_text(new_issue, field_id)
+        old_text, new_text = cell_text(old_issue, column), cell_text(new_issue, column)
         if old_text != new_text:  # e.g. only an avatar URL changed: nothing a reader sees
             changes.append(FieldChange(column["name"], old_text, new_text))
     return changes

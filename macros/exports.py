@@ -14,18 +14,20 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils.text import slugify
 
+from macros.fieldtypes import cell_text
 from macros.models import Snapshot, SnapshotRow
-from macros.rendering import cell_text
 
 CHUNK = 500  # level-1 rows per read; also the size of each "children of" IN list
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection,
 # https://owasp.org/www-community/attacks/CSV_Injection); a leading quote keeps it text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip leading spaces before deciding (" =1+1" runs too), and some read the
+# full-width forms of these signs as the signs themselves.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 def safe_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.startswith(_FORMULA_STARTS) or text.lstrip().startswith(_FORMULA_STARTS) else text
 
 
 def filename(snapshot: Snapshot, extension: str) -> str:
@@ -60,11 +62,12 @@ def csv_rows(snapshot: Snapshot) -> Iterator[list[str]]:
     levels = _columns_by_level(snapshot)
     multi = len(levels) > 1
     yield [safe_cell(n) for n in names]
-    shown = [{c["id"] for c in columns} for columns in levels]
+    shown = [{c["id"]: c for c in columns} for columns in levels]
     for level, parent_key, _key, data in iter_nested(snapshot):
         mine = shown[min(level, len(shown)) - 1]
-        cells = [safe_cell(cell_text(data, f)) if f in mine else "" for f in ids]
-        yield [str(level), parent_key, *cells] if multi else cells
+        cells = [safe_cell(cell_text(data, mine[f])) if f in mine else "" for f in ids]
+        # Every column is guarded: the parent's key comes from Jira like any cell.
+        yield [str(level), safe_cell(parent_key or ""), *cells] if multi else cells
 
 
 class _Line:
@@ -160,10 +163,14 @@ def metadata(snapshot: Snapshot) -> dict:
 
 
 def json_stream(snapshot: Snapshot) -> Iterator[str]:
-    """``{"snapshot": {…metadata…}, "rows": [{"position", "level", "parent_position", "key", "issue"}…]}``.
+    """``{"snapshot": {…metadata…}, "rows": [{"position", "level", "parent_position", "key",
+    "cells", "issue"}…]}``.
 
-    Each issue is copied as the JSON text the database holds: no decode and re-encode.
+    ``cells`` is the row as the table reads it (field id → text, macros/fieldtypes), for
+    tools that want what people saw; ``issue`` is Jira's JSON, copied as the text the
+    database holds (never re-encoded, so nothing in it changes).
     """
+    levels = _columns_by_level(snapshot)
     head = json.dumps({"snapshot": metadata(snapshot)}, ensure_ascii=False)
     yield head[:-1] + ', "rows": ['
     rows = (
@@ -175,9 +182,12 @@ def json_stream(snapshot: Snapshot) -> Iterator[str]:
     )
     separator = "\n"
     for position, level, parent, key, raw in rows:
+        issue = json.loads(raw)
+        cells = {c["id"]: cell_text(issue, c) for c in levels[min(level, len(levels)) - 1]}
         yield (
             f'{separator}{{"position": {position}, "level": {level}, '
-            f'"parent_position": {json.dumps(parent)}, "key": {json.dumps(key, ensure_ascii=False)}, "issue": {raw}}}'
+            f'"parent_position": {json.dumps(parent)}, "key": {json.dumps(key, ensure_ascii=False)}, '
+            f'"cells": {json.dumps(cells, ensure_ascii=False)}, "issue": {raw}}}'
         )
         separator = ",\n"
     yield "\n]}\n"

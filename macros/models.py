@@ -12,12 +12,17 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from macros.rendering import render_body
+
 
 class Space(models.Model):
     key = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Site administration can switch Snapshots off for one space: its tables are hidden
+    # and triggers for its macros refused, while every snapshot stays stored.
+    snapshots_enabled = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -119,6 +124,9 @@ class PageVersion(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     title = models.CharField(max_length=255)
     body = models.TextField(blank=True)
+    # The body rendered once, when the version is made (or on its first view, for versions
+    # older than this field): a view must not pay for Markdown.
+    body_html = models.TextField(blank=True, default="")
     # The macros as they were: [{"id": uuid, "title": …, "config": …, "snapshot": id|None}]
     macros = models.JSONField(default=list)
     snapshot = models.OneToOneField(
@@ -137,6 +145,25 @@ class PageVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("page_version", args=[self.page_id, self.number])
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and not self.body_html:
+            self.body_html = self._html_of_body()
+        super().save(*args, **kwargs)
+
+    def rendered_body(self) -> str:
+        """The body as HTML, rendered at most once per version."""
+        if not self.body_html and self.body:
+            self.body_html = self._html_of_body()
+            PageVersion.objects.filter(pk=self.pk).update(body_html=self.body_html)
+        return self.body_html
+
+    def _html_of_body(self) -> str:
+        if not self.body:
+            return ""
+        # A snapshot version repeats the body of the version before it: reuse that render.
+        same = PageVersion.objects.filter(page_id=self.page_id, body=self.body).exclude(body_html="")
+        return same.order_by("-number").values_list("body_html", flat=True).first() or render_body(self.body)
 
     def add_sticker(self, label: str, user) -> tuple[Sticker, bool]:
         """Label this snapshot version; ``(sticker, created)``, recorded in the page's audit."""
@@ -232,7 +259,9 @@ class Snapshot(models.Model):
     source = models.CharField(max_length=32)
     source_site = models.CharField(max_length=255, blank=True)
     issue_count = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(default=dict)  # {"levels": [n1, n2…], "status_categories": {…}}
+    counts = models.JSONField(default=dict)  # {"levels": [n1, n2…], "status_categories": {…}, "sums": {…}}
+    # The level-1 issues grouped per column, for charts (macros/chart_data.py); None until counted.
+    group_counts = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     taken_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
@@ -294,6 +323,8 @@ class SnapshotJob(models.Model):
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     key_lookup = models.CharField(max_length=32, blank=True, help_text="Lookup id of the API key that queued it.")
+    # A snapshot taken when an editor saves a changed query runs the saved (draft) levels.
+    levels = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     fetched = models.PositiveIntegerField(default=0)
     expected = models.PositiveIntegerField(null=True, blank=True)
@@ -339,7 +370,8 @@ class SnapshotJob(models.Model):
 
     @staticmethod
     def lease_length() -> timedelta:
-        return timedelta(seconds=settings.SNAPSHOT_JOB_TIMEOUT)
+        """How long a running job is left alone without a heartbeat (not how long it may run)."""
+        return timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
 
 
 class SiteSettings(models.Model):
@@ -478,3 +510,140 @@ class MacroSchedule(models.Model):
         if self.kind == self.Kind.WEEKLY:
             return f"every {self.get_weekday_display()} at {at}"
         return f"every day at {at}"
+
+
+# --- tables people put in reports (issue 11) ------------------------------------------
+
+
+class SnapshotRowIndex(models.Model):
+    """What filtering and sorting a snapshot's table reads, one narrow row per issue.
+
+    Written next to ``SnapshotRow`` while the snapshot is taken (``macros.tables.RowIndexer``),
+    so a filter or a sort over 50,000 issues scans these small rows, never the issue JSON.
+    ``sort_keys`` holds, per shown field, a string whose byte order is the field's natural
+    order (numbers as numbers, dates as dates, priorities in Jira's order); ``numbers`` the
+    values totals add up; ``search_text`` the shown cells, lower-cased.
+    """
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="index_rows")
+    position = models.PositiveIntegerField()
+    level = models.PositiveSmallIntegerField(default=1)
+    parent_position = models.PositiveIntegerField(null=True, blank=True)
+    root_position = models.PositiveIntegerField(help_text="The level-1 issue this row sits under (itself on level 1).")
+    search_text = models.TextField(blank=True)
+    sort_keys = models.JSONField(default=dict)
+    numbers = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="one_index_row_per_position")]
+        indexes = [models.Index(fields=["snapshot", "level", "position"], name="index_rows_of_level")]
+
+    def __str__(self) -> str:
+        return f"Index of row {self.position} of snapshot {self.snapshot_id}"
+
+
+class TableDefaults(models.Model):
+    """Formatting defaults a site administrator sets; new macros start from them."""
+
+    class DateFormat(models.TextChoices):
+        ISO = "%Y-%m-%d %H:%M", "2025-03-31 14:05"
+        ISO_DATE = "%Y-%m-%d", "2025-03-31"
+        DAY_MONTH = "%d %b %Y", "31 Mar 2025"
+        MONTH_DAY = "%b %d, %Y", "Mar 31, 2025"
+        EUROPEAN = "%d/%m/%Y", "31/03/2025"
+        US = "%m/%d/%Y", "03/31/2025"
+
+    date_format = models.CharField(max_length=32, choices=DateFormat.choices, default=DateFormat.ISO)
+    page_size = models.PositiveSmallIntegerField(default=25)
+    empty_cell_text = models.CharField(max_length=40, default="—", blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "table formatting defaults"
+        verbose_name_plural = "table formatting defaults"
+
+    def __str__(self) -> str:
+        return "Table formatting defaults"
+
+    @classmethod
+    def load(cls) -> TableDefaults:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class MacroTemplate(models.Model):
+    """A macro's configuration saved for reuse: levels, fields, display (never automation).
+
+    ``owner`` set: a personal template; ``owner`` empty: a site template, managed by site
+    administrators and offered to everyone.
+    """
+
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=255, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="macro_templates")
+    config = models.JSONField(help_text="title, levels and display, as a macro's draft holds them.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_site_template(self) -> bool:
+        return self.owner_id is None
+
+
+class MacroTemplateUse(models.Model):
+    """When a person last added a macro from a template: the chooser's Recent list."""
+
+    template = models.ForeignKey(MacroTemplate, on_delete=models.CASCADE, related_name="uses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["template", "user"], name="one_template_use_per_user")]
+        indexes = [models.Index(fields=["user", "-used_at"], name="recent_templates_of_user")]
+
+
+class UserSettings(models.Model):
+    """A person's own preferences (``/accounts/settings/``)."""
+
+    class SnapshotOnSave(models.TextChoices):
+        ASK = "ask", "Ask every time"
+        YES = "yes", "Yes"
+        NO = "no", "No"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snapshot_settings")
+    snapshot_on_save = models.CharField(max_length=8, choices=SnapshotOnSave.choices, default=SnapshotOnSave.ASK)
+
+    class Meta:
+        verbose_name = "user settings"
+        verbose_name_plural = "user settings"
+
+    def __str__(self) -> str:
+        return f"Settings of {self.user}"
+
+    @classmethod
+    def of(cls, user) -> UserSettings:
+        found = cls.objects.filter(user=user).first()
+        return found if found is not None else cls(user=user)
+class JiraFieldList(models.Model):
+    """Jira's field list (names and schemas, from ``GET /field``) as the site last read it.
+
+    The configuration screen and every snapshot read it from here instead of asking Jira
+    each time; a schedule refreshes it, and so does **Refresh Jira fields** on the Jira
+    connection screen (for a custom field created a moment ago).
+    """
+
+    site = models.CharField(max_length=255, unique=True, help_text="The Jira base URL, or the source's name for the sample.")
+    fields = models.JSONField(default=list, help_text='[{"id", "name", "custom", "schema"}, …] in Jira\'s order.')
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Jira field list"
+
+    def __str__(self) -> str:
+        return f"Fields of {self.site}"

@@ -8,8 +8,9 @@ import django.dispatch
 from django.db import transaction
 from django.utils import timezone
 
-from macros.models import Macro, Page, PageDraft, PageVersion, Space, default_display, default_levels
+from macros.models import Macro, Page, PageDraft, PageVersion, Space, default_levels
 from macros.snapshots import record_version
+from macros.tables import new_macro_display
 
 # Other apps say when a page has something waiting for publish that the draft itself
 # doesn't show (automation: a grant pending publish). Each takes the page, answers a bool.
@@ -51,7 +52,7 @@ def add_macro(draft: PageDraft, title: str = "") -> Macro:
             page=draft.page,
             title="",
             position=len(draft.macro_order),
-            draft={"title": title or "Jira issues", "levels": default_levels(), "display": default_display()},
+            draft={"title": title or "Jira issues", "levels": default_levels(), "display": new_macro_display()},
         )
         draft.macro_order = [*draft.macro_order, str(macro.public_id)]
         draft.save(update_fields=["macro_order", "updated_at"])

@@ -11,14 +11,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
+from macros import space_switch, table_views
+from macros.chart_options import chart_form
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
 from macros.permissions import can_admin_space, can_edit, can_take_snapshot, page_for, visible_spaces
 from macros.rendering import render_body
-from macros.snapshots import field_names, request_snapshot
+from macros.snapshots import field_column, field_infos, field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
-from macros.tables import build_table
+from macros.sources.base import SearchTooSlow, preview_budget
+from macros.tables import TableState, build_table
 
 
 @login_required
@@ -59,18 +62,33 @@ def page_new(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "macros/page_new.html", {"space": space, "form": form})
 
 
-def _macro_block_context(request: HttpRequest, page: Page, macro: Macro, page_number: int = 1) -> dict:
-    snapshot = macro.latest_snapshot()
-    table = build_table(snapshot, page_number, macro.display.get("page_size", 25)) if snapshot else None
-    job = macro.jobs.order_by("-created_at").first()
+def _macro_block_context(request: HttpRequest, page: Page, macro: Macro) -> dict:
+    """A macro as the page shows it; filter, sort, page and open levels come from the URL."""
+    space_on = page.space.snapshots_enabled
+    snapshot = macro.latest_snapshot() if space_on else None
+    state = TableState.from_query(_table_params(request, macro), str(macro.pk))
+    table = build_table(snapshot, display=macro.display, state=state) if snapshot else None
+    job = macro.jobs.order_by("-created_at").first() if space_on else None
     return {
         "page": page,
         "macro": macro,
         "snapshot": snapshot,
         "table": table,
+        "state": state,
         "job": job,
-        "can_snapshot": can_take_snapshot(request.user, page.space),
+        "space_off": not space_on,
+        "can_snapshot": space_on and can_take_snapshot(request.user, page.space),
     }
+
+
+def _table_params(request: HttpRequest, macro: Macro) -> dict:
+    """The query string; on the macro's own URL, ``?p=2`` also means page 2 of its table."""
+    params = request.GET.dict()
+    if request.resolver_match and request.resolver_match.url_name == "macro_block":
+        for name in ("q", "s", "p", "x", "o"):
+            if name in params:
+                params.setdefault(f"{name}{macro.pk}", params.pop(name))
+    return params
 
 
 @login_required
@@ -78,22 +96,27 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
     page = page_for(request.user, page_id)
     if not page.is_published and not can_edit(request.user, page.space):
         raise Http404("This page has not been published yet.")
-    blocks = []
-    for macro in page.live_macros():
-        number = _int(request.GET.get(f"p{macro.pk}"), 1)
-        blocks.append(_macro_block_context(request, page, macro, number))
+    blocks = [_macro_block_context(request, page, macro) for macro in page.live_macros()]
     return render(
         request,
         "macros/page.html",
         {
             "page": page,
-            "body_html": render_body(page.body),
+            "body_html": _body_html(page),
             "blocks": blocks,
             "can_edit": can_edit(request.user, page.space),
             "has_draft": page_service.has_unpublished_changes(page),
             "version": page.current_version,
+            "space_off": not page.space.snapshots_enabled,
         },
     )
+
+
+def _body_html(page: Page) -> str:
+    version = page.current_version
+    if version is not None and version.body == page.body:
+        return version.rendered_body()
+    return render_body(page.body)
 
 
 @login_required
@@ -102,8 +125,7 @@ def macro_block(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     """The rendered macro (table, who took it, job progress), for live updates and paging."""
     page = page_for(request.user, page_id)
     macro = get_object_or_404(page.live_macros(), public_id=macro_id)
-    context = _macro_block_context(request, page, macro, _int(request.GET.get("p"), 1))
-    return render(request, "macros/_macro_block.html", context)
+    return render(request, "macros/_macro_block.html", _macro_block_context(request, page, macro))
 
 
 @login_required
@@ -135,6 +157,8 @@ def page_live(request: HttpRequest, page_id: int) -> JsonResponse:
 def take_snapshot(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     page = page_for(request.user, page_id, need="snapshot")
     macro = get_object_or_404(page.live_macros(), public_id=macro_id)
+    if not page.space.snapshots_enabled:
+        raise PermissionDenied(space_switch.SPACE_OFF_SENTENCE)
     job, coalesced = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=request.user)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"job": str(job.pk), "status": job.status, "coalesced": coalesced}, status=202)
@@ -175,6 +199,7 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved to the draft. Publish to make it live.")
         return redirect("page_edit", page.pk)
+    macros = page_service.draft_macros(draft)
     return render(
         request,
         "macros/page_edit.html",
@@ -182,8 +207,9 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
             "page": page,
             "draft": draft,
             "form": form,
-            "macros": page_service.draft_macros(draft),
+            "macros": macros,
             "has_changes": page_service.has_unpublished_changes(page),
+            "snapshot_offer": table_views.snapshot_offer(request, macros),
         },
     )
 
@@ -222,6 +248,7 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
             if action == "save" and not preview["errors"]:
                 page_service.save_macro_draft(macro, {**config, "title": form.cleaned_data["title"], "levels": levels})
                 messages.success(request, "Macro saved to the draft. Publish the page to make it live.")
+                table_views.after_query_saved(request, macro, changed=levels != config.get("levels"))
                 return redirect("page_edit", page.pk)
     elif request.GET.get("preview"):
         preview = _preview(source, config["levels"][0])
@@ -243,18 +270,38 @@ def macro_configure(request: HttpRequest, page_id: int, macro_id) -> HttpRespons
 
 @login_required
 def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
+    """The Display tab: rows per page, saved order, grouping, totals, placeholders, columns."""
     page, macro = _editable_macro(request, page_id, macro_id)
     config = macro.draft_config()
-    form = DisplayForm(request.POST or None, initial=config.get("display", {}))
-    if request.method == "POST" and form.is_valid():
-        page_service.save_macro_draft(macro, {**config, "display": form.cleaned_data})
+    display = config.get("display") or {}
+    columns = _column_names(macro, config)
+    form = DisplayForm(request.POST or None, display=display, columns=columns)
+    charts = chart_form(macro, config, request.POST or None)  # the Chart option (issue 15)
+    if request.method == "POST" and form.is_valid() and charts.is_valid():
+        # Keys another tab or app keeps in the display settings stay as they are.
+        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display(), **charts.display_options()}})
         messages.success(request, "Display options saved to the draft.")
         return redirect("page_edit", page.pk)
     return render(
         request,
         "macros/macro_display.html",
-        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
+        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display"), "chart_form": charts},
     )
+
+
+def _column_names(macro: Macro, config: dict) -> list[tuple[str, str]]:
+    """Level 1's fields with their names: from the last snapshot, else the source, else the id."""
+    fields = ((config.get("levels") or [{}])[0]).get("fields") or []
+    names: dict[str, str] = {"key": "Key"}
+    snapshot = macro.latest_snapshot()
+    if snapshot is not None:
+        names.update({c["id"]: c["name"] for level in snapshot.columns for c in level})
+    if any(f not in names for f in fields):
+        try:
+            names = {**field_names(get_source()), **names}
+        except SourceError:
+            pass
+    return [(f, names.get(f, f)) for f in fields]
 
 
 def _preview(source, level: dict) -> dict:
@@ -262,23 +309,24 @@ def _preview(source, level: dict) -> dict:
     if source is None:
         return {"errors": [], "warning": "The source is not reachable.", "issues": [], "expected": None, "fields": level["fields"]}
     try:
-        result = source.preview(level["jql"], fields, limit=10)
+        with preview_budget():
+            result = source.preview(level["jql"], fields, limit=10)
     except JqlError as exc:
         return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
+    except SearchTooSlow as exc:  # the query itself is at fault: not saved as it is
+        return {"errors": [str(exc)], "issues": [], "expected": None, "fields": level["fields"]}
     except SourceError as exc:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
-    from macros.rendering import cell_text
+    from macros.fieldtypes import cell_html
 
-    rows = [[cell_text(issue, f) for f in level["fields"]] for issue in result.issues]
-    names = field_names(source)
-    return {"errors": [], "rows": rows, "expected": result.expected, "fields": [names.get(f, f) for f in level["fields"]]}
+    known = {f.id: f for f in field_infos(source, wanted=level["fields"])}
+    columns = [field_column(f, known) for f in level["fields"]]
+    rows = [[cell_html(issue, c, source.site_url) for c in columns] for issue in result.issues]
+    return {"errors": [], "rows": rows, "expected": result.expected, "fields": [c["name"] for c in columns]}
 
 
 def _field_choices(source) -> list:
-    try:
-        fields = source.fields()
-    except SourceError:
-        return []
+    fields = field_infos(source)
     return sorted(fields, key=lambda f: (f.custom, f.name.lower()))
 
 

@@ -647,10 +647,14 @@ class _JiraSource(Source):
                         item.get("custom", str(item["id"]).startswith("customfield_"))
                     ),
                     schema_type=schema.get("type"),
+                    schema=schema,
                 )
             )
         self._fields_cache = (time.monotonic(), out)
         return list(out)
+
+    def forget_fields(self) -> None:
+        self._fields_cache = None
 
     def myself(self) -> Identity:
         body = self._http.call("GET", f"{self.api}/myself", purpose="myself")

@@ -22,31 +22,46 @@ from macros.sources.base import FieldInfo, Identity, ResultPage, Source
 DATA_FILE = Path(__file__).parent / "sample_data" / "issues.json.gz"
 NEWEST_UPDATE_AGE = timedelta(hours=3)
 
-# Field id → (Jira's display name, custom, schema type), in the order Jira lists them.
-FIELDS: dict[str, tuple[str, bool, str | None]] = {
-    "key": ("Key", False, None),
-    "summary": ("Summary", False, "string"),
-    "issuetype": ("Issue Type", False, "issuetype"),
-    "project": ("Project", False, "project"),
-    "status": ("Status", False, "status"),
-    "priority": ("Priority", False, "priority"),
-    "resolution": ("Resolution", False, "resolution"),
-    "resolutiondate": ("Resolved", False, "datetime"),
-    "created": ("Created", False, "datetime"),
-    "updated": ("Updated", False, "datetime"),
-    "duedate": ("Due date", False, "date"),
-    "assignee": ("Assignee", False, "user"),
-    "reporter": ("Reporter", False, "user"),
-    "labels": ("Labels", False, "array"),
-    "components": ("Components", False, "array"),
-    "fixVersions": ("Fix versions", False, "array"),
-    "parent": ("Parent", False, "issuelink"),
-    "description": ("Description", False, "string"),
-    "environment": ("Environment", False, "string"),
-    "votes": ("Votes", False, "votes"),
-    "watches": ("Watchers", False, "watches"),
-    "customfield_10016": ("Story Points", True, "number"),
-    "customfield_10020": ("Sprint", True, "array"),
+# Field id → (Jira's display name, custom, schema as GET /rest/api/3/field gives it), in
+# the order Jira lists them.
+_SPRINT = "com.pyxis.greenhopper.jira:gh-sprint"
+FIELDS: dict[str, tuple[str, bool, dict]] = {
+    "key": ("Key", False, {}),
+    "summary": ("Summary", False, {"type": "string", "system": "summary"}),
+    "issuetype": ("Issue Type", False, {"type": "issuetype", "system": "issuetype"}),
+    "project": ("Project", False, {"type": "project", "system": "project"}),
+    "status": ("Status", False, {"type": "status", "system": "status"}),
+    "priority": ("Priority", False, {"type": "priority", "system": "priority"}),
+    "resolution": ("Resolution", False, {"type": "resolution", "system": "resolution"}),
+    "resolutiondate": ("Resolved", False, {"type": "datetime", "system": "resolutiondate"}),
+    "created": ("Created", False, {"type": "datetime", "system": "created"}),
+    "updated": ("Updated", False, {"type": "datetime", "system": "updated"}),
+    "duedate": ("Due date", False, {"type": "date", "system": "duedate"}),
+    "assignee": ("Assignee", False, {"type": "user", "system": "assignee"}),
+    "reporter": ("Reporter", False, {"type": "user", "system": "reporter"}),
+    "labels": ("Labels", False, {"type": "array", "items": "string", "system": "labels"}),
+    "components": ("Components", False, {"type": "array", "items": "component", "system": "components"}),
+    "fixVersions": ("Fix versions", False, {"type": "array", "items": "version", "system": "fixVersions"}),
+    "parent": ("Parent", False, {"type": "issuelink", "system": "parent"}),
+    "description": ("Description", False, {"type": "string", "system": "description"}),
+    "environment": ("Environment", False, {"type": "string", "system": "environment"}),
+    "timeoriginalestimate": ("Original estimate", False, {"type": "number", "system": "timeoriginalestimate"}),
+    "timeestimate": ("Remaining Estimate", False, {"type": "number", "system": "timeestimate"}),
+    "timespent": ("Time Spent", False, {"type": "number", "system": "timespent"}),
+    "timetracking": ("Time tracking", False, {"type": "timetracking", "system": "timetracking"}),
+    "progress": ("Progress", False, {"type": "progress", "system": "progress"}),
+    "aggregateprogress": ("Σ Progress", False, {"type": "progress", "system": "aggregateprogress"}),
+    "subtasks": ("Sub-tasks", False, {"type": "array", "items": "issuelinks", "system": "subtasks"}),
+    "issuelinks": ("Linked Issues", False, {"type": "array", "items": "issuelinks", "system": "issuelinks"}),
+    "comment": ("Comment", False, {"type": "comments-page", "system": "comment"}),
+    "attachment": ("Attachment", False, {"type": "array", "items": "attachment", "system": "attachment"}),
+    "votes": ("Votes", False, {"type": "votes", "system": "votes"}),
+    "watches": ("Watchers", False, {"type": "watches", "system": "watches"}),
+    "customfield_10016": (
+        "Story Points", True,
+        {"type": "number", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:float", "customId": 10016},
+    ),
+    "customfield_10020": ("Sprint", True, {"type": "array", "items": "json", "custom": _SPRINT, "customId": 10020}),
 }
 ISSUE_FIELD_IDS = [field_id for field_id in FIELDS if field_id != "key"]  # "key" sits beside "fields"
 
@@ -111,6 +126,11 @@ def _shift_issue(issue: dict, shift: timedelta) -> None:
     # them in place moves each date exactly once.
     for version in fields.get("fixVersions") or []:
         version["releaseDate"] = _shift_date(version.get("releaseDate"), shift)
+    for comment in (fields.get("comment") or {}).get("comments") or []:
+        comment["created"] = _shift_moment(comment.get("created"), shift)
+        comment["updated"] = _shift_moment(comment.get("updated"), shift)
+    for attachment in fields.get("attachment") or []:
+        attachment["created"] = _shift_moment(attachment.get("created"), shift)
     for sprint in fields.get("customfield_10020") or []:
         for name in ("startDate", "endDate", "completeDate"):
             if name in sprint:
@@ -166,7 +186,10 @@ class Sample(Source):
         self.search("ORDER BY key")
 
     def fields(self) -> list[FieldInfo]:
-        return [FieldInfo(field_id, name, custom, schema) for field_id, (name, custom, schema) in FIELDS.items()]
+        return [
+            FieldInfo(field_id, name, custom, schema.get("type"), dict(schema))
+            for field_id, (name, custom, schema) in FIELDS.items()
+        ]
 
     def myself(self) -> Identity:
         return Identity("Sample data", "sample")

@@ -308,3 +308,41 @@ class BrokenBodyServer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+# --------------------------------------------------------------------------------------
+# Every common field type (macros/tests/jira_fields.py): /field with schemas, and searches
+# answered per JQL with real-shaped issues, as Cloud or Data Center sends them.
+
+
+@dataclass
+class FieldTypesSearch(Handler):
+    """``by_jql``: the issues each query finds (unknown queries find none)."""
+
+    cloud: bool = True
+    by_jql: dict[str, list[dict]] = field(default_factory=dict)
+
+    def answer(self, request, body, index):
+        from macros.tests.jira_fields import only_fields
+
+        issues = [
+            {**issue, "fields": only_fields(issue["fields"], body.get("fields"))}
+            for issue in self.by_jql.get(body.get("jql"), [])
+        ]
+        if self.cloud:
+            return json_response({"issues": issues, "isLast": True})
+        return json_response({"startAt": 0, "maxResults": 50, "total": len(issues), "issues": issues})
+
+
+def serve_field_types(server: HTTPServer, *, cloud: bool, by_jql: dict[str, list[dict]]) -> FieldTypesSearch:
+    from macros.tests.jira_fields import FIELD_LIST
+
+    search = FieldTypesSearch(cloud=cloud, by_jql=by_jql)
+    api = "/rest/api/3" if cloud else "/rest/api/2"
+    server.expect_request(CLOUD_SEARCH if cloud else DC_SEARCH, method="POST").respond_with_handler(search)
+    if cloud:
+        server.expect_request(CLOUD_COUNT, method="POST").respond_with_handler(
+            lambda r: json_response({"count": sum(len(v) for v in by_jql.values())})
+        )
+    server.expect_request(f"{api}/field", method="GET").respond_with_json(FIELD_LIST)
+    return search

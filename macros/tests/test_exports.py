@@ -107,6 +107,7 @@ def test_the_json_has_the_raw_rows_and_the_metadata(client, people, snapshot):
     assert [r["key"] for r in data["rows"]] == ["WEB-1", "WEB-2", "WEB-3"]
     assert data["rows"][0] == {
         "position": 1, "level": 1, "parent_position": None, "key": "WEB-1",
+        "cells": dict(zip(FIELDS, parse_csv(client.get(csv_url(snapshot)))[1], strict=True)),
         "issue": snapshot.rows.get(position=1).data,
     }
     assert data["rows"][2]["issue"]["fields"]["summary"] == "Café für Größen, naïve “quotes”"

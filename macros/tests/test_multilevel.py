@@ -89,7 +89,7 @@ def test_the_configuration_screen_adds_a_level_and_the_page_shows_nested_rows(cl
     body = client.get(page.get_absolute_url()).content.decode()
     first_epic, first_story = epics[0], stories[epics[0]][0]
     assert '<tr class="level-2">' in body
-    assert body.index(f">{first_epic}<") < body.index(f" {first_story}<") < body.index(f">{epics[1]}<"), \
+    assert body.index(f">{first_epic}<") < body.index(f">{first_story}<") < body.index(f">{epics[1]}<"), \
         "a story is listed under its epic, before the next epic"
 
 
@@ -111,7 +111,8 @@ def test_three_levels_run_on_sample_data_each_below_its_parent(people, space, sa
             assert key in {i["key"] for i in sample.search(f"parent = {parent}")}, f"{key} is not a child of {parent}"
     parents = sum(snapshot.counts["levels"][:2])
     assert snapshot.requests_made == 1 + parents, "one search per issue of the level above (all fit one page)"
-    assert snapshot.columns[1] == [{"id": "key", "name": "Key"}, {"id": "summary", "name": "Summary"}, {"id": "assignee", "name": "Assignee"}]
+    assert [(c["id"], c["name"]) for c in snapshot.columns[1]] == [("key", "Key"), ("summary", "Summary"), ("assignee", "Assignee")]
+    assert snapshot.columns[1][2]["schema"] == {"type": "user", "system": "assignee"}, "each column keeps Jira's schema"
 
 
 def test_a_bad_lower_level_query_fails_the_job_with_the_level_named(people, space, sample, monkeypatch):
@@ -241,7 +242,7 @@ def test_one_job_fetches_every_level_from_jira(people, space, jira):
     assert all(body["fields"] == ["summary", "assignee", "status"] for body in search.bodies[1:]), "each level asks for its own fields"
     assert search.bodies[0]["fields"] == ["summary", "status"]
     assert all(seen.headers["Authorization"] == auth for seen in search.seen)
-    assert snapshot.columns[1][2] == {"id": "assignee", "name": "Assignee"}, "column names come from Jira's field list"
+    assert snapshot.columns[1][2] == {"id": "assignee", "name": "Assignee", "schema": {"type": "user"}}, "names and schemas come from Jira's field list"
 
 
 def test_a_bad_lower_level_query_in_jira_fails_with_jiras_words_and_keeps_the_last_snapshot(people, space, jira):

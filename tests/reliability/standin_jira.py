@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from macros.tests.jira_fields import FIELD_LIST, only_fields, varied_fields
 from macros.tests.jira_stub import make_issue
 
 TOKEN = "standin-token-9f2c-not-a-secret"
@@ -45,6 +46,7 @@ class Behaviour:
     holds: int | None = 1
     searches: int = 0
     held: int = 0
+    served: list[str] = field(default_factory=list)  # what each search got, in order ("ok" or the fault)
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -142,7 +144,7 @@ def _handler_for(jira: StandInJira):
 
         def do_GET(self):
             if self.path.endswith("/field"):
-                self._send(200, [{"id": "summary", "name": "Summary"}, {"id": "status", "name": "Status"}, {"id": "assignee", "name": "Assignee"}])
+                self._send(200, FIELD_LIST)  # with schemas, as Jira lists them
             elif self.path.endswith("/serverInfo"):
                 self._send(200, {"deploymentType": "Cloud" if cloud else "Server", "version": "9.12.0"})
             elif self.path.endswith("/myself"):
@@ -170,6 +172,8 @@ def _handler_for(jira: StandInJira):
                 index = behaviour.searches
                 behaviour.searches += 1
             fault = behaviour.fault_for(index)
+            with behaviour._cond:
+                behaviour.served.append(fault)
             if fault != "ok" and self._fault(fault):
                 return
             if cloud:
@@ -183,7 +187,7 @@ def _handler_for(jira: StandInJira):
             if behaviour.page_delay:
                 time.sleep(behaviour.page_delay)
             end = min(start + size, behaviour.total)
-            issues = [make_issue(n, cloud=cloud) for n in range(start, end)]
+            issues = [_issue(n, cloud, body.get("fields")) for n in range(start, end)]
             if cloud:
                 answer = {"issues": issues, "isLast": end >= behaviour.total}
                 if end < behaviour.total:
@@ -216,3 +220,10 @@ def _handler_for(jira: StandInJira):
             return True
 
     return Handler
+
+
+def _issue(n: int, cloud: bool, fields: list[str] | None) -> dict:
+    """Issue ``n`` with the fields asked for, every common field type in Jira's shapes."""
+    issue = make_issue(n, cloud=cloud)
+    issue["fields"] = only_fields({**issue["fields"], **varied_fields(n, cloud=cloud)}, fields)
+    return issue
