@@ -60,15 +60,16 @@ PROGRESS_EVERY = 5000
 
 # Tables of those apps that a backup leaves out, and why. Outside those apps nothing is
 # carried: sessions (people sign in again), content types and Django admin's log (made
-# and kept by Django itself), django-q2's queue, results and schedules (schedules are
-# made again from the macros' own schedules after a restore).
+# and kept by Django itself), sign-in lockouts (django-axes), django-q2's queue, results
+# and schedules (schedules are made again from the macros' own after a restore).
 SKIPPED = {
     "auth.permission": "made by migrate on every site; grants refer to one by (app, model, codename)",
     "automation.backuprun": "the backup runs of one site, with file paths on that host",
+    "automation.sharedcounter": "rate-limit counts of the last minutes",
 }
-# On a full restore these one-row settings tables may already hold the row a fresh
-# site makes for itself; the archive's row replaces it.
-REPLACED_ON_FULL_RESTORE = {"macros.sitesettings"}
+# Rows a fresh site may make for itself before anything is restored (settings rows made
+# on first read, the cached Jira field list): on a full restore the archive's replace them.
+REPLACED_ON_FULL_RESTORE = {"macros.sitesettings", "macros.tabledefaults", "macros.jirafieldlist"}
 # A space backup names people and groups; restoring it maps them by these fields.
 MERGED_BY = {"auth.user": "username", "auth.group": "name"}
 # What a space backup carries of a person: no password, no site-wide powers.

@@ -57,7 +57,9 @@ def _spaces_from_body(body: bytes) -> list[str] | None:
         return None
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except RecursionError:
+        raise InvalidBody("The body is nested too deeply to be a list of spaces.", "invalid_json") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidBody(f"The body is not valid JSON ({exc}).", "invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidBody('Send no body for the whole site, or a JSON object such as {"spaces": ["TEAM"]}.')

@@ -288,6 +288,12 @@ class BackupRun(models.Model):
         return "whole site" if self.spaces is None else ", ".join(self.spaces)
 
     @property
+    def scope_phrase(self) -> str:
+        if self.spaces is None:
+            return "the whole site"
+        return f"space{'s' if len(self.spaces) > 1 else ''} {', '.join(self.spaces)}"
+
+    @property
     def percent(self) -> int | None:
         if not self.rows_total:
             return None

@@ -326,7 +326,7 @@ def backups(request: HttpRequest) -> HttpResponse:
                 backup_form = BackupForm(request.POST, request.FILES)
                 if backup_form.is_valid():
                     run = backup_runs.start_backup(backup_form.chosen_spaces(), via=VIA, user=request.user)
-                    messages.success(request, f"Backup of the {run.scope_label} queued: it runs on the worker; this page follows it.")
+                    messages.success(request, f"Backup of {run.scope_phrase} queued: it runs on the worker; this page follows it.")
                     return redirect("site_admin_backup_run", run.pk)
             elif action == "restore":
                 restore_form = RestoreForm(request.POST, request.FILES)

@@ -267,6 +267,11 @@ JIRA_USER = env_str("JIRA_USER")
 JIRA_TOKEN = env_str("JIRA_TOKEN")
 if JIRA_URL and not JIRA_TOKEN:
     raise ImproperlyConfigured("JIRA_TOKEN must be set when JIRA_URL is set.")
+# Calls at once to the Jira site, shared by every worker (in Redis when REDIS_URL is set):
+# the limit starts at the first figure, grows while Jira answers well, halves on a 429,
+# and never passes the second (macros/sources/concurrency.py).
+JIRA_CONCURRENCY_START = env_int("JIRA_CONCURRENCY_START", 4, minimum=1)
+JIRA_CONCURRENCY_MAX = env_int("JIRA_CONCURRENCY_MAX", 8, minimum=1)
 
 # --- Automation API -------------------------------------------------------------------
 AUTOMATION_THROTTLE = env_rate("AUTOMATION_THROTTLE", "120/min")
