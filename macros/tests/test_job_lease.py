@@ -141,23 +141,23 @@ def test_a_worker_told_to_stop_hands_its_job_back_at_once(page_and_macro, monkey
     rows_before_the_stop = []
 
     def deploy(n):
-        if n == 2:
+        if n == 12:  # rows go in a thousand at a time: 1,000 of the 1,200 read are in
             rows_before_the_stop.append(Snapshot.objects.get(macro=macro).rows.count())
             raise WorkerStopping()
 
-    use_source(monkeypatch, CallbackSource([make_issue(n) for n in range(1, 301)], deploy))
+    use_source(monkeypatch, CallbackSource([make_issue(n) for n in range(1, 2501)], deploy))
     job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(WorkerStopping):
         take(job.pk)
     job.refresh_from_db()
-    assert rows_before_the_stop == [200]
+    assert rows_before_the_stop == [1000]
     assert job.status == Status.QUEUED and job.attempts == 0  # a deploy is not the job's fault
     assert job.lease_until is None and job.fetched == 0
-    assert not Snapshot.objects.filter(job=job).exists()  # the 200 rows written are gone
+    assert not Snapshot.objects.filter(job=job).exists()  # the 1,000 rows written are gone
     assert _queued_messages(job) == 1
-    use_source(monkeypatch, StaticSource([make_issue(n) for n in range(1, 301)]))
+    use_source(monkeypatch, StaticSource([make_issue(n) for n in range(1, 2501)]))
     snapshot = take(job.pk)
-    assert snapshot is not None and snapshot.issue_count == 300
+    assert snapshot is not None and snapshot.issue_count == 2500
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED and job.attempts == 1
 
