@@ -149,6 +149,9 @@ def test_a_space_switched_off_hides_its_tables_refuses_triggers_and_keeps_the_da
     api = client.post(f"/api/automation/v1/macros/{macro.public_id}/snapshots", headers={"jira-snapshots-api-key": issued.raw})
     assert api.status_code == 403
     assert api.json()["code"] == "macro_automation_disabled" and "switched off for this space" in api.json()["detail"]
+    version = page.versions.order_by("-number").first()
+    old = client.get(reverse("page_version", args=[page.pk, version.number])).content.decode()
+    assert "Snapshots are switched off for this space" in old and "WEB-1<" not in old
     client.force_login(people["editor"])
     assert client.post(reverse("take_snapshot", args=[page.pk, macro.public_id])).status_code == 403
 
