@@ -491,6 +491,7 @@ class Table:
 
     def flat_rows(self) -> list[TableRow]:
         out: list[TableRow] = []
+        headings = {c.field: c.name for c in self.columns}  # a heading set on the Display tab, at every level
 
         def walk(rows: list[TableRow]) -> None:
             for row in rows:
@@ -498,7 +499,7 @@ class Table:
                 if row.children:
                     level = row.children[0].level
                     columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
-                    out.append(TableRow("", level, [Cell(c["id"], c["name"]) for c in columns], "", heading=True, group=row.group))
+                    out.append(TableRow("", level, [Cell(c["id"], headings.get(c["id"], c["name"])) for c in columns], "", heading=True, group=row.group))
                     walk(row.children)
                 elif row.empty_level:
                     out.append(TableRow("", row.level + 1, [Cell("", row.empty_level, empty=True)], "", empty_level=row.empty_level, group=row.group))
