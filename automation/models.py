@@ -213,3 +213,21 @@ class AutomationEvent(models.Model):
     def __str__(self) -> str:
         suffix = f" ×{self.count}" if self.count > 1 else ""
         return f"{self.get_kind_display()}{suffix}"
+
+
+class SharedCounter(models.Model):
+    """A counter every process shares, for rate limits when the cache is not Redis.
+
+    ``automation.counters`` increments it with one atomic upsert; a row past
+    ``expires_at`` counts as absent and starts over on its next increment.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    value = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="shared_counters_by_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

@@ -9,17 +9,19 @@ the POST that made it, never in a redirect, message or session.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -191,7 +193,11 @@ def revoke_macro(request: HttpRequest, macro_id) -> HttpResponse:
     if service.disable(macro, request.user, via=VIA, kind=Kind.REVOKED):
         title = macro.title or (macro.draft or {}).get("title") or "Jira issues"
         messages.success(request, f"Automation of “{title}” on “{macro.page.title}” is revoked: its endpoint and key stopped working.")
-    return redirect(request.POST.get("next") or "site_admin_macros")
+    target = request.POST.get("next", "")
+    # Only a path of this site: an outside URL would make the button an open redirect.
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(target)  # not redirect(): it would read "foo" as a URL name
+    return redirect("site_admin_macros")
 
 
 # --- audit log ----------------------------------------------------------------------------
@@ -200,9 +206,17 @@ def revoke_macro(request: HttpRequest, macro_id) -> HttpResponse:
 class AuditFilter(forms.Form):
     event = forms.ChoiceField(choices=[("", "Any event"), *Kind.choices], required=False)
     macro = forms.UUIDField(required=False, label="Macro id")
-    page = forms.IntegerField(required=False, min_value=1, label="Page id")
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    # The largest id a BigAutoField holds: past it SQLite raises OverflowError, not "no rows".
+    page = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Page id")
+    # Days a database timestamp can hold in any time zone (year 1 or 9999 overflows).
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9000, 12, 31))],
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9000, 12, 31))],
+    )
 
     def filter(self, events):
         data = self.cleaned_data

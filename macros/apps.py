@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models.signals import post_migrate
 
 SWEEP_SCHEDULE = "Settle lost snapshot jobs"
+FIELDS_SCHEDULE = "Refresh Jira fields"
 
 
 def ensure_schedules(sender=None, **kwargs) -> None:
@@ -25,6 +26,28 @@ def ensure_schedules(sender=None, **kwargs) -> None:
         name=SWEEP_SCHEDULE,
         defaults={"func": "macros.tasks.reap_stale_jobs", "repeats": -1, **timing},
     )
+    Schedule.objects.update_or_create(
+        name=FIELDS_SCHEDULE,
+        defaults={
+            "func": "macros.tasks.refresh_jira_fields",
+            "repeats": -1,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.JIRA_FIELDS_REFRESH_MINUTES,
+            "cron": None,
+        },
+    )
+
+
+def ensure_cache_table(sender=None, using: str = "default", **kwargs) -> None:
+    """The database cache's table (throttle counters), made by ``migrate`` itself.
+
+    A release that ran ``migrate`` but not ``createcachetable`` answered every trigger
+    503 "temporarily unavailable": a permanent mistake dressed as an outage. Does
+    nothing when the cache is Redis or the table exists.
+    """
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class MacrosConfig(AppConfig):
@@ -33,6 +56,7 @@ class MacrosConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        post_migrate.connect(ensure_cache_table, sender=self)
         if "qcluster" in sys.argv:
             warm_source()
 

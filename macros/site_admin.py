@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from macros import fieldlist
 from macros.models import SiteSettings
 from macros.sources import SourceError, get_source
 
@@ -25,6 +26,7 @@ def _connection_context() -> dict:
         "source": None,
         "source_error": None,
         "fields": [],
+        "refresh_minutes": settings.JIRA_FIELDS_REFRESH_MINUTES,
     }
     try:
         source = get_source()
@@ -34,9 +36,10 @@ def _connection_context() -> dict:
     context["source"] = source
     context["site_changed"] = bool(source.site_url and site.jira_site_url and site.jira_site_url != source.site_url)
     try:
-        context["fields"] = [f for f in source.fields() if f.custom]
+        context["fields"] = [f for f in fieldlist.fields_of(source) if f.custom]
     except SourceError as exc:
         context["fields_error"] = str(exc)
+    context["fields_copy"] = fieldlist.stored(source)
     return context
 
 
@@ -74,4 +77,18 @@ def jira_same_site(request: HttpRequest) -> HttpResponse:
     site.jira_site_url = source.site_url
     site.save(update_fields=["jira_site_url", "updated_at"])
     messages.success(request, f"Marked {source.site_url or 'the sample data'} as the same site as {previous or 'before'}; snapshots can be taken again.")
+    return redirect("jira_connection")
+
+
+@staff_member_required
+@require_POST
+def jira_refresh_fields(request: HttpRequest) -> HttpResponse:
+    """Read Jira's field list again now (a custom field created a moment ago shows at once)."""
+    try:
+        fields = fieldlist.refresh(get_source())
+    except SourceError as exc:
+        messages.error(request, f"Could not refresh Jira's fields: {exc}")
+    else:
+        custom = sum(1 for f in fields if f.custom)
+        messages.success(request, f"Jira's fields refreshed: {len(fields)} fields, {custom} of them custom.")
     return redirect("jira_connection")

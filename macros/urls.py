@@ -1,10 +1,11 @@
 from django.urls import path
 
-from macros import history, site_admin, space_admin, table_views, views
+from macros import chart_views, history, site_admin, space_admin, table_views, views
 
 urlpatterns = [
     path("site-admin/jira/", site_admin.jira_connection, name="jira_connection"),
     path("site-admin/jira/test", site_admin.jira_test_connection, name="jira_test_connection"),
+    path("site-admin/jira/fields", site_admin.jira_refresh_fields, name="jira_refresh_fields"),
     path("site-admin/jira/same-site", site_admin.jira_same_site, name="jira_same_site"),
     path("site-admin/spaces/", table_views.site_spaces, name="site_spaces"),
     path("site-admin/table-defaults/", table_views.site_table_defaults, name="site_table_defaults"),
@@ -31,6 +32,8 @@ urlpatterns = [
     path("pages/<int:page_id>/macros/<uuid:macro_id>/compare/", history.compare_snapshots, name="compare_snapshots"),
     path("pages/<int:page_id>/snapshots/<int:snapshot_id>/export.csv", history.export_csv, name="snapshot_export_csv"),
     path("pages/<int:page_id>/snapshots/<int:snapshot_id>/export.json", history.export_json, name="snapshot_export_json"),
+    path("pages/<int:page_id>/macros/<uuid:macro_id>/trend.csv", chart_views.trend_csv, name="trend_csv"),
+    path("pages/<int:page_id>/snapshots/<int:snapshot_id>/chart.csv", chart_views.chart_csv, name="chart_csv"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/", views.macro_block, name="macro_block"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/snapshot", views.take_snapshot, name="take_snapshot"),
     path("pages/<int:page_id>/macros/<uuid:macro_id>/configure/", views.macro_configure, name="macro_configure"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from macros import pages as page_service
 from macros import space_switch, table_views
+from macros.chart_options import chart_form
 from macros.config_tabs import tabs_for
 from macros.forms import DisplayForm, MacroQueryForm, PageForm
 from macros.models import Macro, Page, SnapshotJob, Space
@@ -19,6 +20,7 @@ from macros.permissions import can_admin_space, can_edit, can_take_snapshot, pag
 from macros.rendering import render_body
 from macros.snapshots import field_column, field_infos, field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
+from macros.sources.base import SearchTooSlow, preview_budget
 from macros.tables import TableState, build_table
 
 
@@ -100,7 +102,7 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
         "macros/page.html",
         {
             "page": page,
-            "body_html": render_body(page.body),
+            "body_html": _body_html(page),
             "blocks": blocks,
             "can_edit": can_edit(request.user, page.space),
             "has_draft": page_service.has_unpublished_changes(page),
@@ -108,6 +110,13 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
             "space_off": not page.space.snapshots_enabled,
         },
     )
+
+
+def _body_html(page: Page) -> str:
+    version = page.current_version
+    if version is not None and version.body == page.body:
+        return version.rendered_body()
+    return render_body(page.body)
 
 
 @login_required
@@ -267,15 +276,16 @@ def macro_display(request: HttpRequest, page_id: int, macro_id) -> HttpResponse:
     display = config.get("display") or {}
     columns = _column_names(macro, config)
     form = DisplayForm(request.POST or None, display=display, columns=columns)
-    if request.method == "POST" and form.is_valid():
-        # Keys another tab or app keeps in the display settings (a chart, say) stay as they are.
-        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display()}})
+    charts = chart_form(macro, config, request.POST or None)  # the Chart option (issue 15)
+    if request.method == "POST" and form.is_valid() and charts.is_valid():
+        # Keys another tab or app keeps in the display settings stay as they are.
+        page_service.save_macro_draft(macro, {**config, "display": {**display, **form.display(), **charts.display_options()}})
         messages.success(request, "Display options saved to the draft.")
         return redirect("page_edit", page.pk)
     return render(
         request,
         "macros/macro_display.html",
-        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display")},
+        {"page": page, "macro": macro, "form": form, "tabs": tabs_for(page, macro, "display"), "chart_form": charts},
     )
 
 
@@ -299,24 +309,24 @@ def _preview(source, level: dict) -> dict:
     if source is None:
         return {"errors": [], "warning": "The source is not reachable.", "issues": [], "expected": None, "fields": level["fields"]}
     try:
-        result = source.preview(level["jql"], fields, limit=10)
+        with preview_budget():
+            result = source.preview(level["jql"], fields, limit=10)
     except JqlError as exc:
         return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
+    except SearchTooSlow as exc:  # the query itself is at fault: not saved as it is
+        return {"errors": [str(exc)], "issues": [], "expected": None, "fields": level["fields"]}
     except SourceError as exc:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
     from macros.fieldtypes import cell_html
 
-    known = {f.id: f for f in field_infos(source)}
+    known = {f.id: f for f in field_infos(source, wanted=level["fields"])}
     columns = [field_column(f, known) for f in level["fields"]]
     rows = [[cell_html(issue, c, source.site_url) for c in columns] for issue in result.issues]
     return {"errors": [], "rows": rows, "expected": result.expected, "fields": [c["name"] for c in columns]}
 
 
 def _field_choices(source) -> list:
-    try:
-        fields = source.fields()
-    except SourceError:
-        return []
+    fields = field_infos(source)
     return sorted(fields, key=lambda f: (f.custom, f.name.lower()))
 
 

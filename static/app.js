@@ -2,16 +2,97 @@
 (function () {
   "use strict";
 
-  // Field picker: append the chosen field id to the level's field list.
-  document.querySelectorAll(".field-picker select").forEach(function (select) {
-    select.addEventListener("change", function () {
-      var target = document.getElementById(select.dataset.target);
-      if (!target || !select.value) return;
-      var fields = target.value.split(",").map(function (f) { return f.trim(); }).filter(Boolean);
-      if (fields.indexOf(select.value) === -1) fields.push(select.value);
+  // Field picker (macros/templates/macro_configure.html): the level's text box of field
+  // ids stays the form's value; this adds search, names as Jira shows them, and a list of
+  // the chosen fields to reorder by drag and drop or with buttons and Alt+arrow keys.
+  document.querySelectorAll(".field-picker").forEach(function (picker) {
+    var select = picker.querySelector("select");
+    var target = document.getElementById(select.dataset.target);
+    var search = picker.querySelector(".field-search");
+    var list = picker.querySelector(".chosen-fields");
+    var status = picker.querySelector(".picker-status");
+    if (!target) return;
+    var names = {};
+    Array.prototype.forEach.call(select.options, function (o) { if (o.value) names[o.value] = o.dataset.name || o.value; });
+    names.key = names.key || "Key";
+
+    function ids() { return target.value.split(",").map(function (f) { return f.trim(); }).filter(Boolean); }
+    function save(fields, focusIndex, message) {
       target.value = fields.join(", ");
-      select.value = "";
-    });
+      render(focusIndex);
+      if (message && status) status.textContent = message;
+    }
+    function move(from, to) {
+      var fields = ids();
+      if (to < 0 || to >= fields.length || from === to) return;
+      var moved = fields.splice(from, 1)[0];
+      fields.splice(to, 0, moved);
+      save(fields, to, (names[moved] || moved) + " moved to position " + (to + 1) + " of " + fields.length + ".");
+    }
+    function button(text, label, onClick) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "link small"; b.textContent = text; b.setAttribute("aria-label", label);
+      b.addEventListener("click", onClick);
+      return b;
+    }
+    var dragged = null;
+    function render(focusIndex) {
+      if (!list) return;
+      list.innerHTML = "";
+      ids().forEach(function (id, i, all) {
+        var name = names[id] || id;
+        var item = document.createElement("li");
+        item.draggable = true; item.tabIndex = 0; item.dataset.index = i;
+        item.setAttribute("aria-label", name + ", field " + (i + 1) + " of " + all.length);
+        var label = document.createElement("span"); label.className = "field-name"; label.textContent = name;
+        var hint = document.createElement("code"); hint.className = "field-id"; hint.textContent = id;
+        item.append("⠿ ", label, " ", hint, " ");
+        item.append(button("↑", "Move " + name + " up", function () { move(i, i - 1); }));
+        item.append(button("↓", "Move " + name + " down", function () { move(i, i + 1); }));
+        item.append(button("✕", "Remove " + name, function () {
+          var fields = ids(); fields.splice(i, 1);
+          save(fields, Math.min(i, fields.length - 1), name + " removed.");
+        }));
+        item.addEventListener("keydown", function (e) {
+          if (e.target !== item || !e.altKey) return;
+          if (e.key === "ArrowUp") { e.preventDefault(); move(i, i - 1); }
+          if (e.key === "ArrowDown") { e.preventDefault(); move(i, i + 1); }
+        });
+        item.addEventListener("dragstart", function (e) { dragged = i; e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", id); item.classList.add("dragging"); });
+        item.addEventListener("dragend", function () { item.classList.remove("dragging"); });
+        item.addEventListener("dragover", function (e) { if (dragged !== null) { e.preventDefault(); e.dataTransfer.dropEffect = "move"; } });
+        item.addEventListener("drop", function (e) { e.preventDefault(); if (dragged !== null) move(dragged, i); dragged = null; });
+        list.append(item);
+      });
+      if (focusIndex !== undefined && focusIndex >= 0 && list.children[focusIndex]) list.children[focusIndex].focus();
+    }
+    function add(id) {
+      var fields = ids();
+      if (fields.indexOf(id) === -1) fields.push(id);
+      save(fields, undefined, (names[id] || id) + " added as column " + fields.length + ".");
+    }
+    select.addEventListener("change", function () { if (select.value) { add(select.value); select.value = ""; } });
+    target.addEventListener("input", function () { render(); });
+    if (search) {
+      search.addEventListener("input", function () {
+        var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+        var shown = 0;
+        Array.prototype.forEach.call(select.options, function (o) {
+          if (!o.value) return;
+          var hay = (o.textContent + " " + o.value).toLowerCase();
+          o.hidden = !words.every(function (w) { return hay.indexOf(w) !== -1; });
+          if (!o.hidden) shown += 1;
+        });
+        if (status) status.textContent = words.length ? shown + " field" + (shown === 1 ? "" : "s") + " match." : "";
+      });
+      search.addEventListener("keydown", function (e) {
+        if (e.key !== "Enter") return;
+        e.preventDefault();  // not the form's first submit button
+        var first = Array.prototype.find.call(select.options, function (o) { return o.value && !o.hidden; });
+        if (first) { add(first.value); search.value = ""; search.dispatchEvent(new Event("input")); }
+      });
+    }
+    render();
   });
 
   // Copy buttons: <button data-copy="input-id">.

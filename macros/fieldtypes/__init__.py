@@ -10,7 +10,8 @@ never shows a repr, JSON or a Java ``toString``.
 
 Every renderer answers the same four questions: ``text`` (CSV, JSON export, filtering,
 comparisons), ``html`` (a safe table cell), ``sort_key`` (natural order; empty last) and
-``number`` (totals and charts).
+``number`` (totals and charts; ``summable`` says whether adding them up means anything,
+and ``total_text`` writes a sum the way the cells are written, e.g. ``2d 4h``).
 """
 
 from __future__ import annotations

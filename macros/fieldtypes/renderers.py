@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
+from html import escape as _html_escape
 from typing import Any
 from urllib.parse import quote
 
-from django.utils.html import escape, format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from macros.fieldtypes import formats
@@ -23,8 +25,14 @@ def _text_key(text: str) -> tuple:
     return (0, text.casefold()) if text else EMPTY_KEY
 
 
+def esc(text: str) -> str:
+    # The standard library's escape: Django's (lazy-aware) one costs several times more,
+    # and a table page calls this for every cell.
+    return _html_escape(text, quote=True)
+
+
 def _lines_html(text: str) -> SafeString:
-    return mark_safe("<br>".join(escape(line) for line in text.split("\n")))
+    return mark_safe(esc(text).replace("\n", "<br>"))
 
 
 def issue_url(site_url: str, key: str) -> str:
@@ -35,13 +43,10 @@ def key_link(key: str, site_url: str, title: str = "") -> SafeString:
     """An issue key as a link to the issue in Jira (Cloud and Data Center share /browse/KEY)."""
     if not key:
         return mark_safe("")
+    title_attr = f' title="{esc(title)}"' if title else ""
     if not site_url:
-        return format_html('<span class="issue-key"{}>{}</span>', _title_attr(title), key)
-    return format_html('<a class="issue-key" href="{}"{} rel="noopener">{}</a>', issue_url(site_url, key), _title_attr(title), key)
-
-
-def _title_attr(title: str) -> SafeString:
-    return format_html(' title="{}"', title) if title else mark_safe("")
+        return mark_safe(f'<span class="issue-key"{title_attr}>{esc(key)}</span>')
+    return mark_safe(f'<a class="issue-key" href="{esc(issue_url(site_url, key))}"{title_attr} rel="noopener">{esc(key)}</a>')
 
 
 def _natural_key(key: str) -> tuple:
@@ -70,6 +75,10 @@ class Renderer:
 
     def number(self, value: Any) -> float | None:
         return None
+
+    def total_text(self, total: float) -> str:
+        """A sum of ``number`` values (a totals row, a chart's axis) written the way the cells are."""
+        return formats.number_text(total)
 
 
 class Readable(Renderer):
@@ -145,7 +154,8 @@ def java_attributes(body: str) -> dict[str, str]:
 class Text(Renderer):
     def text(self, value: Any) -> str:
         if isinstance(value, str):
-            return value
+            # Old Data Center plugins put Java objects' toString into string fields.
+            return value if not _JAVA_TOSTRING.match(value) else _readable_string(value)
         return readable_text(value)
 
 
@@ -180,6 +190,9 @@ class Duration(Number):
     def text(self, value: Any) -> str:
         return formats.duration_text(value)
 
+    def total_text(self, total: float) -> str:
+        return formats.duration_text(total)
+
 
 class Date(Renderer):
     def text(self, value: Any) -> str:
@@ -197,8 +210,10 @@ class DateTime(Renderer):
     def sort_key(self, value: Any) -> tuple:
         moment = formats.parse_datetime(value)
         if moment is None:
-            return Date().sort_key(value)
-        return (0, moment.timestamp() if moment.tzinfo else moment.isoformat())
+            return Date().sort_key(value)  # a bare date sorts as its midnight
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return (0, moment.strftime("%Y-%m-%dT%H:%M:%S.%f"))
 
 
 class IssueKey(Renderer):
@@ -222,8 +237,8 @@ class Url(Renderer):
     def html(self, value: Any, *, site_url: str = "") -> str:
         text = self.text(value)
         if text.startswith(("http://", "https://")):
-            return format_html('<a href="{}" rel="noopener nofollow">{}</a>', text, text)
-        return escape(text)
+            return mark_safe(f'<a href="{esc(text)}" rel="noopener nofollow">{esc(text)}</a>')
+        return _lines_html(text)
 
 
 # --------------------------------------------------------------------------------------
@@ -263,8 +278,10 @@ _PRIORITY_NAMES = {"blocker": 0, "highest": 1, "critical": 1, "high": 2, "major"
 
 class Priority(Named):
     def sort_key(self, value: Any) -> tuple:
-        if is_empty(value) or not isinstance(value, dict):
-            return _text_key(self.text(value)) if not is_empty(value) else EMPTY_KEY
+        if is_empty(value):
+            return EMPTY_KEY
+        if not isinstance(value, dict):
+            return (0, 99, self.text(value).casefold())
         rank = _PRIORITY_NAMES.get(str(value.get("name", "")).casefold())
         if rank is None:
             # Jira numbers its default priorities 1 (Highest) … 5 (Lowest).
@@ -284,7 +301,7 @@ class Status(Named):
         if not text:
             return ""
         category = self.category(value)
-        return format_html('<span class="lozenge cat-{}">{}</span>', category or "none", text)
+        return mark_safe(f'<span class="lozenge cat-{category or "none"}">{esc(text)}</span>')
 
     @staticmethod
     def category(value: Any) -> str:
@@ -340,7 +357,7 @@ class ListOf(Renderer):
 
     def html(self, value: Any, *, site_url: str = "") -> str:
         parts = [self.item.html(v, site_url=site_url) for v in self._items(value)]
-        return mark_safe(escape(self.separator).join(mark_safe(p) for p in parts if p))
+        return mark_safe(esc(self.separator).join(p for p in parts if p))
 
     def number(self, value: Any) -> float | None:
         return None
@@ -361,10 +378,10 @@ class IssueRef(Renderer):
 
     def html(self, value: Any, *, site_url: str = "") -> str:
         if not isinstance(value, dict) or not value.get("key"):
-            return escape(self.text(value))
+            return _lines_html(self.text(value))
         summary = (value.get("fields") or {}).get("summary") or ""
         link = key_link(str(value["key"]), site_url)
-        return format_html("{} {}", link, summary) if summary else link
+        return mark_safe(f"{link} {esc(str(summary))}") if summary else link
 
     def sort_key(self, value: Any) -> tuple:
         if isinstance(value, dict) and value.get("key"):
@@ -406,14 +423,12 @@ class IssueLinks(Renderer):
 
     def html(self, value: Any, *, site_url: str = "") -> str:
         if not isinstance(value, list):
-            return escape(self.text(value))
-        return format_html_join(
-            escape(self.separator),
-            "{} {}",
-            (
-                (phrase, key_link(str(issue.get("key", "")), site_url, (issue.get("fields") or {}).get("summary") or ""))
+            return _lines_html(self.text(value))
+        return mark_safe(
+            esc(self.separator).join(
+                f"{esc(phrase)} {key_link(str(issue.get('key', '')), site_url, str((issue.get('fields') or {}).get('summary') or ''))}"
                 for phrase, issue in self._links(value)
-            ),
+            )
         )
 
     def number(self, value: Any) -> float | None:
@@ -553,7 +568,7 @@ class Comments(Renderer):
             body = body[: self.LATEST_CHARS - 1].rstrip() + "…"
         author = User().text(latest.get("author") or latest.get("updateAuthor"))
         latest_text = f"{author}: {body}" if author else body
-        return f"{label}; latest, {latest_text}" if latest_text else label
+        return f"{label} · {latest_text}" if latest_text else label
 
     def sort_key(self, value: Any) -> tuple:
         count = self.number(value)
@@ -623,3 +638,50 @@ class Sprint(Renderer):
         latest = sprints[-1]
         sprint_id = str(latest.get("id", ""))
         return (0, int(sprint_id) if sprint_id.isdigit() else 0, self.text(value).casefold())
+
+
+class ServiceLevel(Renderer):
+    """Jira Service Management SLA: the time left in the running cycle (``-1h`` once breached),
+    or whether the last finished cycle met its goal."""
+
+    def _cycle(self, value: Any) -> tuple[dict, bool] | None:
+        if not isinstance(value, dict):
+            return None
+        if isinstance(value.get("ongoingCycle"), dict):
+            return value["ongoingCycle"], True
+        done = [c for c in value.get("completedCycles") or [] if isinstance(c, dict)]
+        return (done[-1], False) if done else None
+
+    def text(self, value: Any) -> str:
+        found = self._cycle(value)
+        if found is None:
+            return "" if isinstance(value, dict) or is_empty(value) else readable_text(value)
+        cycle, running = found
+        if not running:
+            return "Breached" if cycle.get("breached") else "Met"
+        left = str((cycle.get("remainingTime") or {}).get("friendly") or "")
+        notes = [note for note, flag in (("breached", cycle.get("breached")), ("paused", cycle.get("paused"))) if flag]
+        return f"{left} ({', '.join(notes)})" if notes and left else left or ", ".join(notes).capitalize()
+
+    def number(self, value: Any) -> float | None:
+        found = self._cycle(value)
+        if found is None or not found[1]:
+            return None
+        millis = formats.to_number((found[0].get("remainingTime") or {}).get("millis"))
+        return None if millis is None else millis / 1000
+
+    def sort_key(self, value: Any) -> tuple:
+        seconds = self.number(value)
+        if seconds is not None:
+            return (0, 0, seconds, "")
+        text = self.text(value)
+        return (0, 1, 0.0, text.casefold()) if text else EMPTY_KEY
+
+
+class RequestType(Renderer):
+    """Jira Service Management's customer request type: its name."""
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, dict) and isinstance(value.get("requestType"), dict):
+            return str(value["requestType"].get("name") or "")
+        return readable_text(value)

@@ -653,6 +653,9 @@ class _JiraSource(Source):
         self._fields_cache = (time.monotonic(), out)
         return list(out)
 
+    def forget_fields(self) -> None:
+        self._fields_cache = None
+
     def myself(self) -> Identity:
         body = self._http.call("GET", f"{self.api}/myself", purpose="myself")
         if not isinstance(body, dict):

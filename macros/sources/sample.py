@@ -45,6 +45,16 @@ FIELDS: dict[str, tuple[str, bool, dict]] = {
     "parent": ("Parent", False, {"type": "issuelink", "system": "parent"}),
     "description": ("Description", False, {"type": "string", "system": "description"}),
     "environment": ("Environment", False, {"type": "string", "system": "environment"}),
+    "timeoriginalestimate": ("Original estimate", False, {"type": "number", "system": "timeoriginalestimate"}),
+    "timeestimate": ("Remaining Estimate", False, {"type": "number", "system": "timeestimate"}),
+    "timespent": ("Time Spent", False, {"type": "number", "system": "timespent"}),
+    "timetracking": ("Time tracking", False, {"type": "timetracking", "system": "timetracking"}),
+    "progress": ("Progress", False, {"type": "progress", "system": "progress"}),
+    "aggregateprogress": ("Σ Progress", False, {"type": "progress", "system": "aggregateprogress"}),
+    "subtasks": ("Sub-tasks", False, {"type": "array", "items": "issuelinks", "system": "subtasks"}),
+    "issuelinks": ("Linked Issues", False, {"type": "array", "items": "issuelinks", "system": "issuelinks"}),
+    "comment": ("Comment", False, {"type": "comments-page", "system": "comment"}),
+    "attachment": ("Attachment", False, {"type": "array", "items": "attachment", "system": "attachment"}),
     "votes": ("Votes", False, {"type": "votes", "system": "votes"}),
     "watches": ("Watchers", False, {"type": "watches", "system": "watches"}),
     "customfield_10016": (
@@ -116,6 +126,11 @@ def _shift_issue(issue: dict, shift: timedelta) -> None:
     # them in place moves each date exactly once.
     for version in fields.get("fixVersions") or []:
         version["releaseDate"] = _shift_date(version.get("releaseDate"), shift)
+    for comment in (fields.get("comment") or {}).get("comments") or []:
+        comment["created"] = _shift_moment(comment.get("created"), shift)
+        comment["updated"] = _shift_moment(comment.get("updated"), shift)
+    for attachment in fields.get("attachment") or []:
+        attachment["created"] = _shift_moment(attachment.get("created"), shift)
     for sprint in fields.get("customfield_10020") or []:
         for name in ("startDate", "endDate", "completeDate"):
             if name in sprint:

@@ -35,7 +35,7 @@ class NamedFieldsSource(StaticSource):
     """StaticSource that also names the priority field, as Jira's field list does."""
 
     def fields(self) -> list[FieldInfo]:
-        return [*super().fields(), FieldInfo("priority", "Priority")]
+        return [*super().fields(), FieldInfo("priority", "Priority"), FieldInfo("customfield_10016", "Story Points", True, "number")]
 
 
 def snapshot_of(macro, monkeypatch, issues: list[dict] | None = None, *, by_jql: dict | None = None, user=None) -> Snapshot:

@@ -95,6 +95,9 @@ FIELD_LIST: list[dict] = [
     _custom(10038, "Go-live", "datetime", f"{_CF}datetime"),
     _custom(10039, "Health", "any", "com.example.jira.health:traffic-light"),
     _custom(10040, "Product owner", "user", f"{_CF}userpicker"),
+    _custom(10010, "Request Type", "sd-customerrequesttype", "com.atlassian.servicedesk:vp-origin"),
+    _custom(10050, "Time to resolution", "sd-servicelevelagreement", "com.atlassian.servicedesk:sd-sla-field"),
+    _custom(10051, "Time to first response", "sd-servicelevelagreement", "com.atlassian.servicedesk:sd-sla-field"),
 ]
 
 # Columns as a snapshot stores them (what ``FieldInfo.column()`` makes of FIELD_LIST).
@@ -318,6 +321,34 @@ def rich_fields(n: int = 1, *, cloud: bool = True) -> dict:
         "customfield_10039": {"id": 3, "color": "green", "label": "On track"} if cloud
         else "com.example.jira.health.TrafficLight@7d4991ad[id=3,color=green,value=On track]",
         "customfield_10040": lee,
+        "customfield_10010": {
+            "_links": {"jiraRest": "…/rest/api/2/issue/30001", "web": "…/servicedesk/customer/portal/1/WEB-101", "self": "…"},
+            "requestType": {"_expands": ["field"], "id": "12", "_links": {"self": "…"}, "name": "Report a bug",
+                            "description": "Something is broken.", "helpText": "", "issueTypeId": "10004",
+                            "serviceDeskId": "1", "groupIds": ["2"], "icon": {"id": "10527", "_links": {}}},
+            "currentStatus": {"status": "In Review", "statusCategory": "INDETERMINATE", "statusDate": {"iso8601": "2026-11-20T16:29:31+0000"}},
+        },
+        "customfield_10050": {
+            "id": "2", "name": "Time to resolution", "_links": {"self": "…"},
+            "completedCycles": [],
+            "ongoingCycle": {
+                "startTime": {"iso8601": "2026-11-02T09:15:00+0000", "jira": "2026-11-02T09:15:00.000+0000", "friendly": "02/Nov/26 9:15 AM", "epochMillis": 1793610900000},
+                "breachTime": {"iso8601": "2026-11-04T17:15:00+0000", "jira": "2026-11-04T17:15:00.000+0000", "friendly": "04/Nov/26 5:15 PM", "epochMillis": 1793812500000},
+                "breached": True, "paused": False, "withinCalendarHours": True,
+                "goalDuration": {"millis": 57600000, "friendly": "16h"},
+                "elapsedTime": {"millis": 61200000, "friendly": "17h"},
+                "remainingTime": {"millis": -3600000, "friendly": "-1h"},
+            },
+        },
+        "customfield_10051": {
+            "id": "1", "name": "Time to first response", "_links": {"self": "…"},
+            "completedCycles": [{
+                "startTime": {"iso8601": "2026-11-02T09:15:00+0000", "epochMillis": 1793610900000},
+                "stopTime": {"iso8601": "2026-11-02T10:00:00+0000", "epochMillis": 1793613600000},
+                "breached": False, "goalDuration": {"millis": 14400000, "friendly": "4h"},
+                "elapsedTime": {"millis": 2700000, "friendly": "45m"}, "remainingTime": {"millis": 11700000, "friendly": "3h 15m"},
+            }],
+        },
     }
 
 
@@ -359,7 +390,7 @@ def expected_text(*, cloud: bool) -> dict[str, str]:
         "aggregateprogress": "60%",
         "votes": "3",
         "watches": "2",
-        "comment": "2 comments; latest, Lee Park: Fixed in 2.4, please retest.",
+        "comment": "2 comments · Lee Park: Fixed in 2.4, please retest.",
         "attachment": "safari-console.png, har-export.har",
         "issuelinks": "blocks WEB-12 · relates to WEB-9",
         "subtasks": "WEB-21 Reproduce on Safari 17 · WEB-22 Patch the cookie flags",
@@ -385,6 +416,9 @@ def expected_text(*, cloud: bool) -> dict[str, str]:
         "customfield_10038": "2026-12-10 18:30" if cloud else "2026-12-11 01:30",
         "customfield_10039": "On track",
         "customfield_10040": "Lee Park",
+        "customfield_10010": "Report a bug",
+        "customfield_10050": "-1h (breached)",
+        "customfield_10051": "Met",
     }
 
 
@@ -436,6 +470,8 @@ def varied_fields(n: int, *, cloud: bool = True) -> dict:
         customfield_10020=(CLOUD_SPRINTS if cloud else DC_SPRINTS)[: 1 + n % 2],
         customfield_10031={"value": region, "id": "1", **({"child": {"value": country, "id": "2"}} if country else {})},
     )
+    comments = fields["comment"]["comments"][: n % 3]
+    fields["comment"] = {**fields["comment"], "comments": comments, "total": len(comments), "maxResults": len(comments)}
     if n % 3:
         fields["issuelinks"] = fields["issuelinks"][: n % 3]
     else:

@@ -105,6 +105,9 @@ def test_numbers_durations_and_counts_feed_totals():
     assert number("votes") == 3 and number("watches") == 2 and number("comment") == 2
     assert number("attachment") == 2 and number("progress") == 60
     assert number("summary") is None and not renderer_for(by_id["summary"]).summable
+    assert renderer_for(by_id["timespent"]).total_text(36000 + 21600) == "2d"
+    assert renderer_for(by_id["customfield_10035"]).total_text(1234.5 * 2) == "2,469"
+    assert renderer_for(by_id["votes"]).total_text(7.0) == "7"
 
 
 def test_sorting_is_natural_with_empty_values_last():
@@ -169,3 +172,25 @@ def test_columns_keep_only_the_schema_keys_that_say_what_a_value_is():
     column = column_for("customfield_10020", "Sprint", {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020, "extra": 1})
     assert column == {"id": "customfield_10020", "name": "Sprint", "schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020}}
     assert column_for("summary", "Summary") == {"id": "summary", "name": "Summary"}
+
+
+ODD_VALUES = [
+    None, "", [], {}, "text", "2026-01-01", "2026-01-01T10:00:00.000+0000", 0, 5, 2.5, True,
+    {"name": "a", "id": "x"}, {"value": "b"}, [{"name": "c"}, "d"], {"type": "doc", "content": []},
+    {"key": "WEB-1", "fields": {}}, ["com.atlassian.greenhopper.service.sprint.Sprint@1[id=1,name=S]"],
+    {"votes": "many"}, {"progress": 1, "total": 0}, {"comments": "?"}, [None, {}], "WEB-7",
+]
+
+
+def test_every_renderer_orders_any_values_without_raising_and_shows_no_raw_data():
+    from macros.fieldtypes import registry
+
+    renderers = {*registry.BY_CUSTOM.values(), *registry.BY_SYSTEM.values(), *registry.BY_TYPE.values(), registry.FALLBACK}
+    for renderer in renderers:
+        ordered = sorted(ODD_VALUES, key=renderer.sort_key)
+        assert renderer.sort_key(ordered[-1]) == (1,) or not [v for v in ODD_VALUES if renderer.sort_key(v) == (1,)]
+        for value in ODD_VALUES:
+            for shown in (renderer.text(value), str(renderer.html(value, site_url=SITE))):
+                assert not [m for m in RAW_MARKERS if m in shown], (type(renderer).__name__, value, shown)
+            number = renderer.number(value)
+            assert number is None or isinstance(number, float), (type(renderer).__name__, value, number)

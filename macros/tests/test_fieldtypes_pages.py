@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import publish_page_with_macro, use_source
+from macros.exports import safe_cell
 from macros.models import SnapshotJob
 from macros.snapshots import request_snapshot, take
 from macros.sources.jira import JiraCloud, JiraDataCenter
@@ -129,7 +130,10 @@ def test_the_csv_has_the_same_readable_cells(client, people, snapshot, jira):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     names = {f["id"]: f["name"] for f in FIELD_LIST} | {"key": "Key"}
     assert rows[0] == ["Level", "Parent", *(names[f] for f in FIELDS)]
-    assert rows[1][:2] == ["1", ""] and dict(zip(FIELDS, rows[1][2:], strict=True)) == expected_text(cloud=jira)
+    # A cell that starts like a formula ("-1h (breached)") keeps the CSV-injection guard's quote.
+    in_csv = {k: safe_cell(v) for k, v in expected_text(cloud=jira).items()}
+    assert in_csv["customfield_10050"] == "'-1h (breached)"
+    assert rows[1][:2] == ["1", ""] and dict(zip(FIELDS, rows[1][2:], strict=True)) == in_csv
     child = dict(zip(FIELDS, rows[2][2:], strict=True))
     assert rows[2][:2] == ["2", "WEB-101"] and child["customfield_10020"] == "Sprint 12, Sprint 13" and child["status"] == ""
     assert dict(zip(FIELDS, rows[3][2:], strict=True)) == expected_empty()
@@ -161,3 +165,37 @@ def test_an_old_snapshot_renders_the_same_after_jira_changes_its_field_list(clie
     running.clear()
     running.expect_request(re.compile(r"/rest/api/\d/field"), method="GET").respond_with_json([])
     assert table_rows(client.get(url).content.decode()) == before
+
+
+def test_every_sample_issue_reads_without_raw_data_in_the_page_and_the_csv(client, people, space, monkeypatch, settings):
+    """The bundled Sample data holds the richer shapes too (time tracking, progress,
+    comments, attachments, links, sub-tasks): the demo shows them as Jira would."""
+    from macros.sources import sample
+
+    use_source(monkeypatch, sample.Sample())
+    every = list(sample.FIELDS)
+    _, macro = publish_page_with_macro(space, people["editor"], jql="project = WEB ORDER BY key", fields=every)
+    macro.display = {"page_size": 500, "show_count": True}
+    macro.save(update_fields=["display"])
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=people["editor"])
+    take(job.pk)
+    job.refresh_from_db()
+    snapshot = job.snapshot
+    assert snapshot.issue_count > 200
+    client.force_login(people["viewer"])
+    rows = list(csv.reader(io.StringIO(b"".join(
+        client.get(reverse("snapshot_export_csv", args=[snapshot.macro.page_id, snapshot.pk])).streaming_content
+    ).decode("utf-8-sig"))))
+    assert len(rows) == snapshot.issue_count + 1
+    assert not [(c, m) for row in rows for c in row for m in RAW_MARKERS if m in c]
+    by_name = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert any(re.fullmatch(r"Original \d.* · Remaining .*", r["Time tracking"]) for r in by_name)
+    assert any(re.fullmatch(r"\d+%", r["Progress"]) for r in by_name)
+    assert any(re.fullmatch(r"(blocks|is blocked by|relates to|clones|is cloned by) WEB-\d+.*", r["Linked Issues"]) for r in by_name)
+    assert any(re.fullmatch(r"WEB-\d+ .+", r["Sub-tasks"]) for r in by_name)
+    assert any(re.fullmatch(r"\d+ comments? · .+: .+", r["Comment"]) for r in by_name)
+    assert any(re.fullmatch(r"WEB Sprint \d+(, WEB Sprint \d+)*", r["Sprint"]) for r in by_name)
+    body = client.get(snapshot.macro.page.get_absolute_url()).content.decode()
+    cells = [c for row in table_rows(body) for c in row]
+    assert len(cells) >= 25 * len(every)
+    assert not [(c, m) for c in cells for m in RAW_MARKERS if m in c]

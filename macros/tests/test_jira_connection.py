@@ -82,7 +82,7 @@ def test_the_configuration_previews_and_picks_fields_from_the_stand_in(client, p
     client.force_login(people["editor"])
     url = reverse("macro_configure", args=[page.pk, macro.public_id])
     body = client.get(url).content.decode()
-    assert '<option value="customfield_10042">Story points (customfield_10042)</option>' in body
+    assert '<option value="customfield_10042" data-name="Story points">Story points (customfield_10042)</option>' in body
     preview = client.post(url, {"title": "T", "level-0-jql": "project = ABC", "level-0-fields": "key, summary", "action": "preview"})
     text = preview.content.decode()
     assert preview.status_code == 200

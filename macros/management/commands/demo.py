@@ -100,6 +100,9 @@ class Command(BaseCommand):
                 page_service.save_macro_draft(
                     macro, {"title": title, "levels": [{"jql": jql, "fields": fields}], "display": {"page_size": 25, "show_count": True}}
                 )
+                if title == "Open bugs":  # the Chart display option (issue 15)
+                    macro.draft["display"]["chart"] = {"type": "bar", "group_by": "priority", "measure": "", "placement": "above"}
+                    macro.save(update_fields=["draft"])
                 if title == "Epics and their stories":
                     macro.draft["levels"].append({"jql": "parent = $key ORDER BY key ASC", "fields": ["key", "summary", "status", "assignee"]})
                     macro.save(update_fields=["draft"])

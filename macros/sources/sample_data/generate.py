@@ -238,6 +238,7 @@ def _adf(paragraphs: list[str], bullets: list[str] | None = None, heading: str |
 
 class _Generator:
     def __init__(self, seed: int):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.people = {name: _person(name, zone, active) for name, zone, active, _ in PEOPLE}
         self.next_component = 10000
@@ -497,10 +498,123 @@ class _Generator:
                 "key": draft["key"],
                 "fields": fields,
             })
+        _add_work_fields(issues, self.people, self.seed)
         groups = {"jira-software-users": [self.people[name]["accountId"] for name, *_ in PEOPLE]}
         for team in ("web", "mobile", "ops"):
             groups[f"{team}-team"] = [self.people[name]["accountId"] for name in self.team(team)]
         return {"anchor": _timestamp(ANCHOR), "groups": groups, "issues": issues}
+
+
+COMMENTS = [
+    "Reproduced on staging; looking into it.",
+    "Pushed a fix to the branch, ready for review.",
+    "Can we split this? The second half depends on the API change.",
+    "Checked with support: two more customers hit this yesterday.",
+    "Looks good to me, merging after the release freeze.",
+    "Moved to the next sprint, the dependency is not ready.",
+    "Verified on production.",
+]
+ATTACHMENTS = ["screenshot.png", "console-log.txt", "har-export.har", "mockup.pdf", "steps.mp4"]
+LINKS = [("10000", "Blocks", "is blocked by", "blocks"), ("10003", "Relates", "relates to", "relates to"),
+         ("10001", "Cloners", "is cloned by", "clones")]
+HOUR = 3600
+DAY = 8 * HOUR  # Jira's default working day
+
+
+def _duration(seconds: int) -> str:
+    """Jira's short form with 8 h days and 5 d weeks (the same as macros.fieldtypes.formats)."""
+    minutes, parts = seconds // 60, []
+    for size, unit in ((5 * DAY // 60, "w"), (DAY // 60, "d"), (60, "h"), (1, "m")):
+        if minutes >= size:
+            parts.append(f"{minutes // size}{unit}")
+            minutes %= size
+    return " ".join(parts) or "0m"
+
+
+def _stub(issue: dict) -> dict:
+    f = issue["fields"]
+    return {"id": issue["id"], "key": issue["key"], "self": issue["self"],
+            "fields": {"summary": f["summary"], "status": f["status"], "priority": f["priority"], "issuetype": f["issuetype"]}}
+
+
+def _add_work_fields(issues: list[dict], people: dict[str, dict], seed: int) -> None:
+    """Time tracking, progress, comments, attachments, sub-tasks and links, the shapes Jira
+    Cloud sends for them. Each issue draws from its own generator (seeded by its key), so
+    the fields made before this pass stay exactly as they were."""
+    by_key = {issue["key"]: issue for issue in issues}
+    names = sorted(people)
+    children: dict[str, list[dict]] = {}
+    for issue in issues:
+        parent = (issue["fields"].get("parent") or {}).get("key")
+        if parent and issue["fields"]["issuetype"]["name"] == "Sub-task":
+            children.setdefault(parent, []).append(issue)
+    earlier: dict[str, list[str]] = {}
+    for issue in issues:
+        f = issue["fields"]
+        rng = random.Random(f"{seed}:{issue['key']}")
+        kind, status = f["issuetype"]["name"], f["status"]["name"]
+        created, updated = datetime.fromisoformat(f["created"]), datetime.fromisoformat(f["updated"])
+        estimate = spent = remaining = None
+        if kind != "Epic":
+            points = f.get("customfield_10016")
+            hours = points * 4 if points else rng.choice({"Sub-task": [1, 2, 3, 4, 6]}.get(kind, [2, 4, 6, 8, 12, 16, 24]))
+            estimate = hours * HOUR
+            if status == "Done":
+                spent, remaining = round(estimate * rng.uniform(0.6, 1.4) / 1800) * 1800, 0
+            elif status == "To Do":
+                spent, remaining = 0, estimate
+            else:
+                spent = round(estimate * rng.uniform(0.2, 0.9) / 1800) * 1800
+                remaining = max(estimate - spent, 1800)
+        tracking = {}
+        if estimate is not None:
+            tracking = {"originalEstimate": _duration(estimate), "remainingEstimate": _duration(remaining),
+                        "originalEstimateSeconds": estimate, "remainingEstimateSeconds": remaining}
+            if spent:
+                tracking |= {"timeSpent": _duration(spent), "timeSpentSeconds": spent}
+        comments = []
+        for n in range(rng.choice([0, 0, 1, 1, 2, 3, 5])):
+            moment = created + (updated - created) * (n + 1) / 6
+            author = people[rng.choice(names)]
+            body = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": rng.choice(COMMENTS)}]}]}
+            comments.append({"self": f"{issue['self']}/comment/{20000 + n}", "id": str(20000 + n), "author": author,
+                             "body": body, "updateAuthor": author, "created": _timestamp(moment), "updated": _timestamp(moment), "jsdPublic": True})
+        attachments = []
+        if rng.random() < 0.15:
+            author = f["reporter"]
+            for n, name in enumerate(rng.sample(ATTACHMENTS, k=rng.randint(1, 2))):
+                attachments.append({"self": f"{SITE}/rest/api/3/attachment/{issue['id']}{n}", "id": f"{issue['id']}{n}", "filename": name,
+                                    "author": author, "created": f["created"], "size": rng.randint(2_000, 900_000),
+                                    "mimeType": "application/octet-stream", "content": f"{SITE}/rest/api/3/attachment/content/{issue['id']}{n}"})
+        f.update(
+            timeoriginalestimate=estimate, timeestimate=remaining, timespent=spent or None, timetracking=tracking,
+            progress=_progress(spent or 0, remaining or 0),
+            comment={"comments": comments, "self": f"{issue['self']}/comment", "maxResults": len(comments), "total": len(comments), "startAt": 0},
+            attachment=attachments,
+            subtasks=[_stub(child) for child in children.get(issue["key"], [])],
+            issuelinks=f.get("issuelinks", []),
+        )
+        project = issue["key"].split("-")[0]
+        candidates = earlier.setdefault(project, [])
+        if kind != "Sub-task" and candidates and rng.random() < 0.15:
+            other = by_key[rng.choice(candidates[-40:])]
+            link_id, name, inward, outward = rng.choice(LINKS)
+            kind_ = {"id": link_id, "name": name, "inward": inward, "outward": outward, "self": f"{SITE}/rest/api/3/issueLinkType/{link_id}"}
+            f["issuelinks"].append({"id": f"3{issue['id']}", "self": "", "type": kind_, "outwardIssue": _stub(other)})
+            other["fields"].setdefault("issuelinks", []).append({"id": f"3{issue['id']}", "self": "", "type": kind_, "inwardIssue": _stub(issue)})
+        if kind != "Sub-task":
+            candidates.append(issue["key"])
+    for issue in issues:  # Σ progress: the issue and its sub-tasks
+        f = issue["fields"]
+        family = [f, *(c["fields"] for c in children.get(issue["key"], []))]
+        spent = sum(m.get("timespent") or 0 for m in family)
+        remaining = sum(m.get("timeestimate") or 0 for m in family)
+        f["aggregateprogress"] = _progress(spent, remaining)
+
+
+def _progress(spent: int, remaining: int) -> dict:
+    total = spent + remaining
+    return {"progress": spent, "total": total, **({"percent": round(100 * spent / total)} if total else {})}
 
 
 def build_dataset(seed: int = SEED) -> dict[str, Any]:
