@@ -396,12 +396,21 @@ class CallCounts:
                 self._timer.start()
             due = self._pending >= self.FLUSH_AT or time.monotonic() - self._since >= interval
         if due:
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Write what this process holds (safe to call at any time, from any thread)."""
-        with self._writing:
+    def flush(self, *, wait: bool = True) -> None:
+        """Write what this process holds (safe to call at any time, from any thread).
+
+        A request never waits for the timer's batch in progress (``wait=False``): that
+        batch may itself be waiting for the database lock this request's transaction
+        holds (SQLite; a page's triggers commit together). Its calls go in the next batch.
+        """
+        if not self._writing.acquire(blocking=wait):
+            return
+        try:
             self._write_batch()
+        finally:
+            self._writing.release()
 
     def _write_batch(self) -> None:
         with self._lock:

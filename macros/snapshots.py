@@ -7,6 +7,7 @@ version in one transaction at the end.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F, Q
@@ -21,15 +23,17 @@ from django.utils import timezone
 
 from macros import fieldlist
 from macros.chart_data import ChartTally
+from macros.fieldtypes.renderers import flat_text
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
 from macros.sources.base import FieldInfo, snapshot_budget
+from macros.sources.levels import Children
 from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
-# Multi-level macros run one search per issue of the level above; these bound one job.
+# Lower levels run one search per issue of the level above, or one per batch of them
+# (macros.sources.levels); these bound one job.
 MAX_SUBQUERIES = 1000
 MAX_ISSUES = 200_000
 
@@ -218,27 +222,32 @@ def _run(job: SnapshotJob) -> Snapshot | None:
         actor=job.actor,
     )
     writer = _RowWriter(snapshot, job)
-    requests_made = 0
     parents: list[tuple[int, str]] = []  # (position, key) of the level above
     for depth, level in enumerate(levels, start=1):
         fields = _fields_to_fetch(level.get("fields", []))
-        if depth == 1:
-            requests_made += writer.write_search(source, level["jql"], fields, depth, None)
-        else:
-            if len(parents) > MAX_SUBQUERIES:
-                raise SourceError(
-                    f"Level {depth} would run {len(parents)} searches, one per issue of level {depth - 1}; "
-                    f"the limit is {MAX_SUBQUERIES}. Narrow the query of level {depth - 1}."
-                )
-            for parent_position, parent_key in parents:
-                jql = level["jql"].replace("$key", parent_key)
-                try:
-                    requests_made += writer.write_search(source, jql, fields, depth, parent_position)
-                except JqlError as exc:
-                    raise JqlError([f"Level {depth}: {m}" for m in exc.messages]) from None
+        try:
+            if depth == 1:
+                for page in source.read_pages(level["jql"], fields):
+                    writer.write(page.issues, depth, None, expected=page.expected, calls=page.calls)
+            else:
+                names = {f.id: f.name for f in known.values()}
+                children = Children(source, level["jql"], fields, parents, names)
+                if children.searches > MAX_SUBQUERIES:
+                    raise SourceError(
+                        f"Level {depth} would run {children.searches} searches for the {len(parents)} issues of "
+                        f"level {depth - 1}; the limit is {MAX_SUBQUERIES}. Narrow the query of level {depth - 1}."
+                    )
+                for parent_position, issues in children:
+                    writer.write(issues, depth, parent_position)
+                writer.calls += children.calls
+        except JqlError as exc:
+            if depth == 1:
+                raise
+            raise JqlError([f"Level {depth}: {m}" for m in exc.messages]) from None
+        writer.flush()
         parents = writer.level_positions.get(depth, [])
     duration_ms = int((time.monotonic() - started) * 1000)
-    return _finish(job, snapshot, writer, duration_ms, requests_made)
+    return _finish(job, snapshot, writer, duration_ms, writer.calls)
 
 
 def _fields_to_fetch(fields: list[str]) -> list[str]:
@@ -251,54 +260,118 @@ def _fields_to_fetch(fields: list[str]) -> list[str]:
 
 
 class _RowWriter:
-    """Streams issues into SnapshotRow page by page so memory stays flat."""
+    """Streams issues into SnapshotRow a thousand at a time so memory stays flat.
+
+    Rows go in with one ``executemany`` per thousand inside one transaction: building a
+    model instance per issue and letting ``bulk_create`` prepare each value cost more than
+    reading the issues from Jira, and SQLite in autocommit commits every row on its own.
+    """
+
+    FLUSH_ROWS = 1000
 
     def __init__(self, snapshot: Snapshot, job: SnapshotJob):
         self.snapshot = snapshot
         self.job = job
         self.position = 0
+        self.calls = 0
         self.level_counts: Counter[int] = Counter()
         self.categories: Counter[str] = Counter()
         self.level_positions: dict[int, list[tuple[int, str]]] = {}
+        self._rows: list[tuple] = []
+        self._expected: int | None = None
         self.indexer = RowIndexer(snapshot)  # issue 11: what filtering and sorting read
         self.charts = ChartTally(snapshot.columns[0] if snapshot.columns else [])  # chart counts (issue 15)
 
-    def write_search(self, source: Source, jql: str, fields: list[str], depth: int, parent: int | None) -> int:
-        calls = 0
-        for page in source.search_pages(jql, fields, page_size=PAGE_SIZE):
-            calls += 1
-            rows = []
-            for issue in page.issues:
-                self.position += 1
-                if self.position > MAX_ISSUES:
-                    raise SourceError(f"This snapshot would hold more than {MAX_ISSUES:,} issues; narrow the query.")
-                key = issue.get("key", "")
-                rows.append(
-                    SnapshotRow(
-                        snapshot=self.snapshot,
-                        position=self.position,
-                        level=depth,
-                        parent_position=parent,
-                        issue_key=key,
-                        data=issue,
-                    )
-                )
-                self.level_counts[depth] += 1
-                if depth == 1:
-                    category = _status_category(issue)
-                    self.categories[category] += 1
-                    self.charts.add(issue, category)  # chart counts (issue 15)
-                self.level_positions.setdefault(depth, []).append((self.position, key))
-            SnapshotRow.objects.bulk_create(rows)
-            self.indexer.write(rows)
-            expected = page.expected if depth == 1 else None
+    def write(self, issues: list[dict], depth: int, parent: int | None, *, expected: int | None = None,
+              calls: int = 0) -> None:
+        self.calls += calls
+        if self.position + len(issues) > MAX_ISSUES:
+            raise SourceError(f"This snapshot would hold more than {MAX_ISSUES:,} issues; narrow the query.")
+        if depth == 1 and expected is not None:
+            self._expected = expected
+        positions = self.level_positions.setdefault(depth, [])
+        snapshot_id = self.snapshot.pk
+        for issue in issues:
+            self.position += 1
+            key = issue.get("key", "")
+            self._rows.append((snapshot_id, self.position, depth, parent, key, _to_json(issue)))
+            positions.append((self.position, key))
+            self.indexer.add(self.position, depth, parent, issue)
+            if depth == 1:
+                category = _status_category(issue)
+                self.categories[category] += 1
+                self.charts.add(issue, category)
+        self.level_counts[depth] += len(issues)
+        if len(self._rows) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        with transaction.atomic():
+            if self._rows:
+                _insert_rows(self._rows)
+                self._rows = []
+            self.indexer.flush()
             SnapshotJob.objects.filter(pk=self.job.pk).update(
                 fetched=self.position,
-                expected=expected if expected is not None else F("expected"),
+                expected=self._expected if self._expected is not None else F("expected"),
                 lease_until=timezone.now() + SnapshotJob.lease_length(),
             )
-        self.indexer.flush()
-        return calls
+
+
+MAX_NESTING = 200  # levels of JSON a stored issue may hold (orjson writes at most 254)
+
+
+def _to_json(issue: dict) -> str:
+    try:
+        return orjson.dumps(issue).decode()
+    except TypeError:  # what orjson will not write (integers past 64 bits), json does
+        pass
+    try:
+        return json.dumps(_shallow(issue), separators=(",", ":"))
+    except RecursionError:
+        return json.dumps(_shallow(issue, 20), separators=(",", ":"))
+
+
+def _shallow(issue: dict, limit: int = MAX_NESTING) -> dict:
+    """The issue with any field nested deeper than ``limit`` kept as its words.
+
+    A value nested hundreds deep is no field Jira makes; stored as it is, reading the row
+    back (json) and rendering it would run past Python's stack on every page view.
+    """
+    fields = issue.get("fields")
+    if not isinstance(fields, dict) or all(_depth(v, limit) < limit for v in fields.values()):
+        return issue
+    flat = {k: (flat_text(v) if _depth(v, limit) >= limit else v) for k, v in fields.items()}
+    return {**issue, "fields": flat}
+
+
+def _depth(value, limit: int) -> int:
+    """How deep ``value`` nests, counted up to ``limit`` without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest >= limit:
+                return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    meta = SnapshotRow._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in ("snapshot", "position", "level", "parent_position", "issue_key", "data")]
+    json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "
+        f"VALUES (%s, %s, %s, %s, %s, {json_value})"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _status_category(issue: dict) -> str:

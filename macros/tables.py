@@ -155,7 +155,12 @@ class RowIndexer:
 
     def write(self, rows: Iterable[SnapshotRow]) -> None:
         """Index a page of stored rows; written out a thousand at a time (fewer commits)."""
-        self.pending.extend(self.values(r.position, r.level, r.parent_position, r.data) for r in rows)
+        for r in rows:
+            self.add(r.position, r.level, r.parent_position, r.data)
+
+    def add(self, position: int, level: int, parent: int | None, issue: dict) -> None:
+        """Index one issue as it is stored; written out a thousand at a time (fewer commits)."""
+        self.pending.append(self.values(position, level, parent, issue))
         if len(self.pending) >= FLUSH_EVERY:
             self.flush()
 

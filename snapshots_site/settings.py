@@ -194,6 +194,12 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Backups ---------------------------------------------------------------------------
+# Where backups made from Site administration and the backups endpoint are kept (never
+# under a URL: they hold password hashes), and how many of them are kept.
+BACKUP_DIR = Path(env_str("SNAPSHOTS_BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_KEEP = env_int("SNAPSHOTS_BACKUP_KEEP", 10, minimum=1)
+
 # --- Authentication -------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -245,6 +251,11 @@ JIRA_USER = env_str("JIRA_USER")
 JIRA_TOKEN = env_str("JIRA_TOKEN")
 if JIRA_URL and not JIRA_TOKEN:
     raise ImproperlyConfigured("JIRA_TOKEN must be set when JIRA_URL is set.")
+# Calls at once to the Jira site, shared by every worker (in Redis when REDIS_URL is set):
+# the limit starts at the first figure, grows while Jira answers well, halves on a 429,
+# and never passes the second (macros/sources/concurrency.py).
+JIRA_CONCURRENCY_START = env_int("JIRA_CONCURRENCY_START", 4, minimum=1)
+JIRA_CONCURRENCY_MAX = env_int("JIRA_CONCURRENCY_MAX", 8, minimum=1)
 
 # --- Automation API -------------------------------------------------------------------
 AUTOMATION_THROTTLE = env_rate("AUTOMATION_THROTTLE", "120/min")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC
 from html import escape as _html_escape
@@ -59,10 +60,54 @@ def _natural_key(key: str) -> tuple:
 # The base class and the fallback
 
 
+FLAT_TEXT_LIMIT = 10_000
+_DEEP_FALLBACKS: dict = {}  # filled below, once Renderer's own methods exist
+
+
+def flat_text(value: Any) -> str:
+    """The words in a value nested too deeply to render (walked without recursion)."""
+    words: list[str] = []
+    size = 0
+    stack = [value]
+    while stack and size < FLAT_TEXT_LIMIT:
+        item = stack.pop()
+        if isinstance(item, str):
+            words.append(item)
+            size += len(item) + 1
+        elif isinstance(item, dict):
+            stack.extend(reversed([v for k, v in item.items() if k in _READABLE_KEYS or k == "content" or isinstance(v, (list, dict))]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return " ".join(" ".join(words).split())[:FLAT_TEXT_LIMIT]
+
+
+def _deep_safe(method, fallback):
+    """A renderer method that reads a value nested past Python's stack as its flat words.
+
+    Jira's JSON is data from outside: an ADF tree or custom field nested a thousand deep
+    must not break every view of the snapshot that holds it.
+    """
+
+    @functools.wraps(method)
+    def guarded(self, value, *args, **kwargs):
+        try:
+            return method(self, value, *args, **kwargs)
+        except RecursionError:
+            return fallback(value)
+
+    return guarded
+
+
 class Renderer:
     """Plain text by default; subclasses override ``text`` and, where it says more, the rest."""
 
     summable: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, fallback in _DEEP_FALLBACKS.items():
+            if name in cls.__dict__:
+                setattr(cls, name, _deep_safe(cls.__dict__[name], fallback))
 
     def text(self, value: Any) -> str:
         return readable_text(value)
@@ -79,6 +124,16 @@ class Renderer:
     def total_text(self, total: float) -> str:
         """A sum of ``number`` values (a totals row, a chart's axis) written the way the cells are."""
         return formats.number_text(total)
+
+
+_DEEP_FALLBACKS.update(
+    text=flat_text,
+    html=lambda value: _lines_html(flat_text(value)),
+    sort_key=lambda value: _text_key(flat_text(value)),
+    number=lambda value: None,
+)
+for _name, _fallback in _DEEP_FALLBACKS.items():
+    setattr(Renderer, _name, _deep_safe(getattr(Renderer, _name), _fallback))
 
 
 class Readable(Renderer):

@@ -26,6 +26,7 @@ def _build(url: str, deployment: str, user: str, token: str) -> Source:
 
         return Sample()
     from macros.sources import jira
+    from macros.sources.concurrency import limiter_for
 
     if deployment == "auto":
         deployment = jira.detect_deployment(url)
@@ -33,4 +34,11 @@ def _build(url: str, deployment: str, user: str, token: str) -> Source:
     # as one ("Jira was unavailable …") rather than as a snapshot that ran out of time.
     budget = max(5, min(120, settings.SNAPSHOT_JOB_TIMEOUT // 2))
     source_class = jira.JiraCloud if deployment == "cloud" else jira.JiraDataCenter
-    return source_class(url, user, token, retry_budget_seconds=budget)
+    limiter = limiter_for(
+        jira._clean_url(url),
+        redis_url=settings.REDIS_URL,
+        prefix=settings.Q_CLUSTER_NAME,
+        start=settings.JIRA_CONCURRENCY_START,
+        maximum=settings.JIRA_CONCURRENCY_MAX,
+    )
+    return source_class(url, user, token, retry_budget_seconds=budget, limiter=limiter)

@@ -96,6 +96,7 @@ class ResultPage:
 
     issues: list[dict]
     expected: int | None = None  # how many issues the whole search should return, if known
+    calls: int = 1  # requests to the source this page took
 
 
 @dataclass
@@ -138,6 +139,10 @@ class Source:
 
     name: str = "source"  # "sample", "jira-cloud", "jira-datacenter"
     site_url: str = ""  # the Jira base URL the issues come from ("" for the sample)
+    # Whether ``field in (K1, …, Kn)`` answers exactly the union of ``field = Ki``, in the
+    # query's order (a real JQL engine does): lower levels of a macro may then ask for the
+    # children of many parents in one search (macros.sources.levels).
+    batches_children: bool = False
 
     def search_pages(self, jql: str, fields: list[str], *, page_size: int = 100) -> Iterator[ResultPage]:
         """Yield every page of issues matching ``jql``, each issue carrying ``fields``.
@@ -146,6 +151,22 @@ class Source:
         stops the search; a caller must then treat everything already yielded as void.
         """
         raise NotImplementedError
+
+    def read_pages(self, jql: str, fields: list[str]) -> Iterator[ResultPage]:
+        """Every issue matching ``jql``, in the query's order, as fast as the source can.
+
+        The same issues as ``search_pages`` (no duplicates, none missed), possibly read
+        with several calls at once; a source without a faster way reads page by page.
+        """
+        return self.search_pages(jql, fields, page_size=100)
+
+    def search_each(self, jqls: list[str], fields: list[str]) -> Iterator[list[ResultPage]]:
+        """The whole result of each query, in the order of ``jqls`` (one list of pages each).
+
+        Sources that can run several searches at once do; the answer is the same.
+        """
+        for jql in jqls:
+            yield list(self.read_pages(jql, fields))
 
     def preview(self, jql: str, fields: list[str], limit: int = 10) -> ResultPage:
         """The first ``limit`` issues, for the configuration screen."""

@@ -22,9 +22,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -40,6 +42,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from macros.sources import concurrency
 from macros.sources.base import (
     FieldInfo,
     Identity,
@@ -56,6 +59,10 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 502, 503, 504)
 FIELDS_CACHE_SECONDS = 600
 DC_DEEP_PAGING_LIMIT = 10_000
+DC_PAGE = 1000  # asked of Data Center; the server answers with its own cap (1000 by default)
+SEARCH_PAGE = 100  # Cloud: issues a page once real fields are asked
+IDS_PAGE = 5000  # Cloud: issues a page when only ids are asked
+BULK_FETCH = 100  # Cloud: ids per POST /issue/bulkfetch
 MAX_EMPTY_PAGES = 1000  # Cloud: consecutive empty pages that still carry a new token
 
 REPEATED_TOKEN = (
@@ -161,7 +168,23 @@ class _BudgetRetry(urllib3.util.Retry):
                     raise MaxRetryError(
                         _pool, url, ResponseError("Retry-After beyond the retry budget")
                     )
+        if response is not None and response.status in (429, 503):
+            # Only a wait this call will honour is shared: a search that gives up at once
+            # (Retry-After past its budget) must not hold every other search back.
+            self._tell_limiter(response)
         return new_retry
+
+    def _tell_limiter(self, response) -> None:
+        """Slow the whole site down at once, not only this call's retry (see concurrency.py)."""
+        slot = getattr(self.budget_local, "slot", None) if self.budget_local is not None else None
+        if slot is None:
+            return
+        try:
+            wait = urllib3.util.Retry.parse_retry_after(self, response.headers["Retry-After"])
+        except (KeyError, InvalidHeader, ValueError, OverflowError):
+            wait = None
+        if response.status == 429 or wait is not None:
+            slot.rate_limited(wait)
 
     def get_retry_after(self, response):
         try:
@@ -228,7 +251,8 @@ def _make_session(
     )
     retry.budget_local = local
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    # Room for every call the site's limiter may let through at once, from any thread.
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max(10, concurrency.MAXIMUM * 4))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update(
@@ -309,9 +333,17 @@ def _looks_html(resp: requests.Response) -> bool:
 
 
 def _parse_json(resp: requests.Response) -> Any:
+    if not resp.content:
+        return None
     try:
-        return json.loads(resp.content) if resp.content else None
-    except ValueError:
+        # orjson reads a page of 1,000 issues several times faster than json; what it
+        # refuses (integers past 64 bits, NaN) is left to json to judge.
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(resp.content)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than anything Jira sends
         return _NOT_JSON
 
 
@@ -335,7 +367,9 @@ class _Http:
         retry_budget_seconds: float,
         max_retries: int,
         local: threading.local,
+        limiter: concurrency.Limiter | None = None,
     ):
+        self.limiter = limiter
         self.base_url = base_url.strip().rstrip("/")
         self.site = _clean_url(base_url)
         self.session = session
@@ -372,9 +406,7 @@ class _Http:
         while True:
             self.local.budget = budget
             try:
-                resp = self.session.request(
-                    method, url, json=json_body, timeout=self.timeout
-                )
+                resp = self._request(method, url, json_body)
             except requests.exceptions.RequestException as exc:
                 if _is_body_failure(exc) and not budget.exhausted():
                     # The answer broke off while being read (urllib3 only retries up to the
@@ -391,6 +423,23 @@ class _Http:
             finally:
                 self.local.budget = None
             return self._answer(resp, budget, purpose)
+
+    def _request(self, method: str, url: str, json_body: Any) -> requests.Response:
+        if self.limiter is None:
+            return self.session.request(method, url, json=json_body, timeout=self.timeout)
+        try:
+            with self.limiter.slot() as slot:
+                self.local.slot = slot
+                try:
+                    return self.session.request(method, url, json=json_body, timeout=self.timeout)
+                finally:
+                    self.local.slot = None
+        except concurrency.NoSlot:
+            raise SourceError(
+                f"Jira at {self.site} stayed busy: no call could be sent within "
+                f"{_secs(concurrency.MAX_QUEUE_WAIT)} seconds because other snapshots were using every "
+                "call this site allows at once. Try again later."
+            ) from None
 
     # -- answers ------------------------------------------------------------------------
 
@@ -575,6 +624,7 @@ def _is_body_failure(exc: Exception) -> bool:
 class _JiraSource(Source):
     kind = ""
     api = ""  # "/rest/api/3" or "/rest/api/2"
+    batches_children = True
 
     def __init__(
         self,
@@ -587,6 +637,7 @@ class _JiraSource(Source):
         max_retries: int = 10,
         backoff_factor: float = 0.5,
         backoff_max: float = 30,
+        limiter: concurrency.Limiter | None = None,
     ):
         cleaned = _clean_url(base_url or "")
         if (
@@ -610,11 +661,21 @@ class _JiraSource(Source):
             retry_budget_seconds=retry_budget_seconds,
             max_retries=max_retries,
             local=self._local,
+            limiter=limiter or concurrency.limiter_for(cleaned),
         )
         self._fields_cache: tuple[float, list[FieldInfo]] | None = None
 
     def _auth(self, user: str, token: str):
         raise NotImplementedError
+
+    @property
+    def limiter(self) -> concurrency.Limiter:
+        return self._http.limiter
+
+    def search_each(self, jqls: list[str], fields: list[str]) -> Iterator[list[ResultPage]]:
+        return concurrency.in_order(
+            lambda jql: list(self.read_pages(jql, fields)), jqls, workers=self.limiter.maximum
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.site_url} user={self.user!r}>"
@@ -768,6 +829,77 @@ class JiraCloud(_JiraSource):
                 )
 
 
+    def read_pages(self, jql: str, fields: list[str]) -> Iterator[ResultPage]:
+        """One page with the fields; past it, every id (5,000 a call), then the fields 100 ids a
+        call, several calls at once, in the query's order.
+
+        Most searches of a multi-level macro fit one page: they cost one call, as before.
+        """
+        names = _field_list(fields)
+        budget = self._http.new_budget()
+        answer = self._http.call(
+            "POST", f"{self.api}/search/jql",
+            json_body={"jql": jql, "fields": names, "maxResults": SEARCH_PAGE}, budget=budget,
+        )
+        issues = self._issues(answer)
+        if answer.get("isLast") is True or not answer.get("nextPageToken"):
+            yield ResultPage(issues, len(issues))
+            return
+        yield ResultPage(issues, None)
+        have = {str(issue.get("id")) for issue in issues if isinstance(issue, dict)}
+        ids, id_calls = self._all_ids(jql, budget)
+        rest = [ident for ident in dict.fromkeys(ids) if ident not in have]
+        expected = len(issues) + len(rest)
+        chunks = [rest[i : i + BULK_FETCH] for i in range(0, len(rest), BULK_FETCH)]
+        if not chunks:
+            yield ResultPage([], expected, calls=id_calls)
+            return
+        fetched = concurrency.in_order(
+            lambda chunk: self._bulk_fetch(chunk, names), chunks, workers=self.limiter.maximum
+        )
+        for n, found in enumerate(fetched):
+            yield ResultPage(found, expected, calls=1 + (id_calls if n == 0 else 0))
+
+    def _all_ids(self, jql: str, budget: _Budget) -> tuple[list[str], int]:
+        """Every id the query matches, in its order (Jira sends up to 5,000 a page when only ids are asked)."""
+        ids: list[str] = []
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        calls = empty_run = 0
+        while True:
+            body: dict[str, Any] = {"jql": jql, "fields": ["id"], "maxResults": IDS_PAGE}
+            if token:
+                body["nextPageToken"] = token
+            answer = self._http.call("POST", f"{self.api}/search/jql", json_body=body, budget=budget)
+            calls += 1
+            found = self._issues(answer)
+            ids.extend(str(i["id"]) for i in found if isinstance(i, dict) and i.get("id"))
+            empty_run = 0 if found else empty_run + 1
+            token = answer.get("nextPageToken")
+            if answer.get("isLast") is True or not token:
+                return ids, calls
+            token = str(token)
+            if token in seen_tokens:
+                raise SourceError(REPEATED_TOKEN)
+            seen_tokens.add(token)
+            if empty_run >= MAX_EMPTY_PAGES:
+                raise SourceError(
+                    f"Jira sent {MAX_EMPTY_PAGES} empty pages in a row without ending the search; it was "
+                    "stopped. Try again later or narrow the query."
+                )
+
+    def _bulk_fetch(self, ids: list[str], names: list[str]) -> list[dict]:
+        answer = self._http.call(
+            "POST", f"{self.api}/issue/bulkfetch",
+            json_body={"issueIdsOrKeys": ids, "fields": names, "fieldsByKeys": False},
+            purpose="bulkfetch",
+        )
+        found = {str(issue.get("id")): issue for issue in self._issues(answer) if isinstance(issue, dict)}
+        # An issue deleted (or hidden from us) since its id was listed is in issueErrors:
+        # it is gone, as it would be from a search run now.
+        return [found[ident] for ident in ids if ident in found]
+
+
 class JiraDataCenter(_JiraSource):
     """Jira Data Center / Server: ``POST /rest/api/2/search`` with startAt paging; Bearer PAT."""
 
@@ -859,6 +991,133 @@ class JiraDataCenter(_JiraSource):
             if total is not None and start_at >= total:
                 return
 
+    def read_pages(self, jql: str, fields: list[str]) -> Iterator[ResultPage]:
+        """The largest pages the server gives, read several at once once the total is known.
+
+        The answer is the sequential one's: pages are asked ahead at the offsets the
+        sequential reading would reach, and a page is used only when the reading arrives
+        at its offset (a short page or a changed total re-plans the pages ahead). Past
+        10,000 results on a site that refuses deep paging, the search is split in blocks
+        of ids (``_read_in_id_blocks``).
+        """
+        names = _field_list(fields)
+        first = self._page(jql, names, 0, DC_PAGE, None)
+        total = _int(first.get("total")) if isinstance(first, dict) else None
+        if total is not None and total > DC_DEEP_PAGING_LIMIT and self._refuses_deep_paging(jql, names):
+            yield from self._read_in_id_blocks(jql, names, total)
+            return
+        yield from self._read_from(jql, names, first, set())
+
+    def _page(self, jql: str, names: list[str], start_at: int, size: int, budget: _Budget | None) -> dict:
+        body = {"jql": jql, "startAt": start_at, "maxResults": size, "fields": names}
+        try:
+            answer = self._http.call("POST", f"{self.api}/search", json_body=body, budget=budget)
+        except _ServerError as exc:
+            if any("search limit" in m.lower() for m in exc.messages) or start_at >= DC_DEEP_PAGING_LIMIT:
+                raise SourceError(self._too_deep(None, start_at)) from None
+            raise
+        self._issues(answer)
+        return answer
+
+    def _read_from(self, jql: str, names: list[str], answer: dict, seen: set[str], *,
+                   stop_at: int | None = None) -> Iterator[ResultPage]:
+        start_at = 0
+        size = _int(answer.get("maxResults")) or DC_PAGE
+        total: int | None = None
+        workers = self.limiter.maximum
+        ahead: dict[int, Future] = {}
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jira-dc")
+        first = True
+        try:
+            while True:
+                issues = self._issues(answer)
+                total = _int(answer.get("total"), total)
+                size = _int(answer.get("maxResults")) or size  # servers cap the page size
+                fresh = []
+                for issue in issues:
+                    ident = str(issue.get("id") or issue.get("key") or "") if isinstance(issue, dict) else ""
+                    if ident and ident in seen:
+                        continue
+                    if ident:
+                        seen.add(ident)
+                    fresh.append(issue)
+                if fresh or first:
+                    yield ResultPage(fresh, total)
+                first = False
+                if not issues:
+                    if total is not None and total > start_at and (stop_at is None or start_at < stop_at):
+                        if start_at >= DC_DEEP_PAGING_LIMIT:
+                            raise SourceError(self._too_deep(total, start_at))
+                        raise SourceError(
+                            f"Jira stopped returning issues at result {start_at} although it reports {total} "
+                            "matches; the search was stopped so that no issues are silently left out. Try again; "
+                            "if it keeps happening, narrow the query."
+                        )
+                    return
+                start_at += len(issues)
+                end = total if stop_at is None or total is None else min(total, stop_at)
+                if end is not None and start_at >= end:
+                    return
+                # Ask ahead for the pages the reading will reach if nothing changes.
+                for offset in list(ahead):
+                    if offset < start_at or (offset - start_at) % size:
+                        ahead.pop(offset).cancel()
+                offsets = [start_at] if end is None else range(start_at, min(end, start_at + 2 * workers * size), size)
+                for offset in offsets:
+                    if offset not in ahead:
+                        ask = size if stop_at is None else min(size, stop_at - offset)
+                        ahead[offset] = executor.submit(self._page, jql, names, offset, ask, None)
+                answer = ahead.pop(start_at).result()
+        finally:
+            for future in ahead.values():
+                future.cancel()
+            # Not waiting: a job stopped at its time limit (django-q2 raises in this thread)
+            # must not sit out the calls still in flight; their answers are simply dropped.
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _refuses_deep_paging(self, jql: str, names: list[str]) -> bool:
+        """Whether this site refuses results past 10,000 (OpenSearch-backed sites do)."""
+        try:
+            answer = self._http.call(
+                "POST", f"{self.api}/search",
+                json_body={"jql": jql, "startAt": DC_DEEP_PAGING_LIMIT, "maxResults": 1, "fields": ["id"]},
+            )
+        except _ServerError:
+            return True
+        return not self._issues(answer)
+
+    def _read_in_id_blocks(self, jql: str, names: list[str], total: int) -> Iterator[ResultPage]:
+        """Blocks of at most 10,000 issues in id order: ``… AND id > <last id of the block before>``.
+
+        Only a query in key or id order (or in no stated order) can be split so: issue ids
+        grow with keys as Jira numbers new issues, so the rows keep the query's order.
+        """
+        where, direction = _id_ordered(jql)
+        if direction is None:
+            raise SourceError(self._too_deep(total, DC_DEEP_PAGING_LIMIT) + (
+                " Or sort it by key (ORDER BY key) so that it can be read in blocks."
+            ))
+        compare = "<" if direction == "DESC" else ">"
+        seen: set[str] = set()
+        last: int | None = None
+        done = 0
+        while True:
+            clauses = [f"({where})"] if where else []
+            if last is not None:
+                clauses.append(f"id {compare} {last}")
+            query = f"{' AND '.join(clauses)} ORDER BY id {direction}".strip()
+            first = self._page(query, names, 0, DC_PAGE, None)
+            block_total = _int(first.get("total"))
+            block_last = None
+            for page in self._read_from(query, names, first, seen, stop_at=DC_DEEP_PAGING_LIMIT):
+                if page.issues:
+                    block_last = page.issues[-1].get("id")
+                yield ResultPage(page.issues, done + (block_total or 0), calls=page.calls)
+            if block_total is None or block_total <= DC_DEEP_PAGING_LIMIT or block_last is None:
+                return
+            done += DC_DEEP_PAGING_LIMIT
+            last = int(block_last)
+
     @staticmethod
     def _too_deep(total: int | None, start_at: int) -> str:
         matches = f"{total:,} issues" if total else "more than 10,000 issues"
@@ -867,6 +1126,32 @@ class JiraDataCenter(_JiraSource):
             f'site (it stopped at result {start_at:,} with "Search limit exceeded"). Narrow the query, '
             "for example by project or by date, so that it matches at most 10,000 issues."
         )
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _id_ordered(jql: str) -> tuple[str, str | None]:
+    """``(the query without its ORDER BY, "ASC"/"DESC")`` when it is in key or id order (or none)."""
+    from macros.jql import tokenize
+
+    try:
+        tokens = tokenize(jql)
+    except SourceError:
+        return jql, None
+    depth = 0
+    for i, token in enumerate(tokens):
+        depth += token.kind == "("
+        depth -= token.kind == ")"
+        if (depth == 0 and token.kind == "word" and token.text.lower() == "order"
+                and tokens[i + 1].kind == "word" and tokens[i + 1].text.lower() == "by"):
+            rest = [t.text.lower() for t in tokens[i + 2 : -1]]
+            where = jql[: token.pos].strip()
+            if rest[:1] and rest[0] in ("key", "issuekey", "id") and rest[1:] in ([], ["asc"], ["desc"]):
+                return where, "DESC" if rest[1:] == ["desc"] else "ASC"
+            return where, None
+    return jql.strip(), "ASC"
 
 
 # --------------------------------------------------------------------------------------

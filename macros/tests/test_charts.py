@@ -169,6 +169,18 @@ def test_a_trend_sums_a_numeric_field_per_category_for_a_burn_down(client, peopl
     assert 'aria-current="true" class="active">Sum of' in body
 
 
+def test_the_history_pages_keep_the_chosen_measure(client, people, three_weeks):
+    page, macro, _ = three_weeks
+    PageVersion.objects.bulk_create(
+        PageVersion(page=page, number=n, kind=PageVersion.Kind.PUBLISH, title=page.title, actor="editor") for n in range(5, 60)
+    )
+    client.force_login(people["viewer"])
+    body = client.get(reverse("page_history", args=[page.pk]), {f"measure{macro.pk}": POINTS}).content.decode()
+    assert f'<a href="?measure{macro.pk}={POINTS}&amp;p=2">Older ›</a>' in body
+    second = client.get(reverse("page_history", args=[page.pk]), {f"measure{macro.pk}": POINTS, "p": 2}).content.decode()
+    assert "Trend of Open issues: sum of Story Points" in second
+
+
 def test_stickers_are_marked_on_the_time_axis(client, people, three_weeks):
     page, *_ = three_weeks
     PageVersion.objects.get(page=page, number=4).add_sticker("Sprint 12 end", people["editor"])

@@ -3,6 +3,8 @@ stand-in Jira (Cloud and Data Center) on 127.0.0.1, rendered as nested rows."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -139,6 +141,7 @@ def subtask(parent: int, n: int, cloud: bool = True) -> dict:
     data = stub.make_issue(parent * 1000 + n, cloud=cloud, project="SUB")
     data["key"] = f"SUB-{parent}{n:03d}"
     data["fields"]["summary"] = f"Sub-task {n} of ABC-{parent}"
+    data["fields"]["parent"] = {"id": str(10000 + parent - 1), "key": f"ABC-{parent}"}
     return data
 
 
@@ -146,11 +149,19 @@ def issues_for(jql: str, cloud: bool) -> list[dict] | None:
     """What the stand-in answers: 3 stories; ABC-1 has 150 sub-tasks (two pages), ABC-2 none, ABC-3 two."""
     if jql == PROJECT:
         return [stub.make_issue(n, cloud=cloud) for n in range(3)]
-    counts = {"parent = ABC-1": 150, "parent = ABC-2": 0, "parent = ABC-3": 2}
-    if jql in counts:
-        parent = int(jql.rsplit("-", 1)[1])
-        return [subtask(parent, n, cloud) for n in range(1, counts[jql] + 1)]
+    counts = {1: 150, 2: 0, 3: 2}
+    match = re.fullmatch(r"parent (?:= (ABC-\d+)|in \(([^)]*)\))", jql)
+    if match:
+        keys = [match.group(1)] if match.group(1) else match.group(2).split(", ")
+        parents = [int(key.rsplit("-", 1)[1]) for key in keys]
+        return [subtask(parent, n, cloud) for parent in sorted(parents) for n in range(1, counts.get(parent, 0) + 1)]
     return None
+
+
+def by_id(ident: str) -> dict | None:
+    number = int(ident) - 10000
+    parent, n = divmod(number, 1000)
+    return subtask(parent, n) if 1 <= n <= {1: 150, 3: 2}.get(parent, 0) else None
 
 
 def bad_jql(jql: str):
@@ -164,12 +175,22 @@ class CloudByJql(Handler):
         found = issues_for(body["jql"], cloud=True)
         if found is None:
             return bad_jql(body["jql"])
+        if body["fields"] == ["id"]:
+            found = [{"id": issue["id"]} for issue in found]
         start = int((body.get("nextPageToken") or "p-0").split("-")[1])
-        end = start + int(body["maxResults"])
+        end = start + min(int(body["maxResults"]), 5000 if body["fields"] == ["id"] else 100)
         answer = {"issues": found[start:end], "isLast": end >= len(found)}
         if end < len(found):
             answer["nextPageToken"] = f"p-{end}"
         return json_response(answer)
+
+
+class BulkFetch(Handler):
+    """``/rest/api/3/issue/bulkfetch``: the sub-tasks by id."""
+
+    def answer(self, request, body, index):
+        found = [by_id(ident) for ident in body["issueIdsOrKeys"]]
+        return json_response({"issues": [issue for issue in found if issue], "issueErrors": []})
 
 
 class DcByJql(Handler):
@@ -207,6 +228,7 @@ def jira(request, server, monkeypatch):
     if request.param == "cloud":
         search = CloudByJql()
         server.expect_request(CLOUD_SEARCH, method="POST").respond_with_handler(search)
+        server.expect_request("/rest/api/3/issue/bulkfetch", method="POST").respond_with_handler(BulkFetch())
         server.expect_request(CLOUD_COUNT, method="POST").respond_with_handler(lambda r: json_response({"count": 3}))
         server.expect_request("/rest/api/3/field", method="GET").respond_with_json(FIELD_LIST)
         source = JiraCloud(stub.base_url(server), stub.USER, stub.TOKEN, **OPTIONS)
@@ -237,10 +259,19 @@ def test_one_job_fetches_every_level_from_jira(people, space, jira):
     assert not [k for level, parent, k in rows if parent == "ABC-2"]
 
     jqls = [body["jql"] for body in search.bodies]
-    assert jqls == [PROJECT, "parent = ABC-1", "parent = ABC-1", "parent = ABC-2", "parent = ABC-3"], "ABC-1's sub-tasks take two pages"
-    assert snapshot.requests_made == 5
-    assert all(body["fields"] == ["summary", "assignee", "status"] for body in search.bodies[1:]), "each level asks for its own fields"
+    batch = "parent in (ABC-1, ABC-2, ABC-3)"
+    assert jqls == [PROJECT, batch, batch], "one search for the sub-tasks of all three: 152 take two calls"
+    if kind == "cloud":
+        # A page with the fields, then every id at once, then the 52 others by id.
+        assert [body["fields"] for body in search.bodies[1:]] == [["summary", "assignee", "status", "parent"], ["id"]]
+        assert snapshot.requests_made == 4
+    else:
+        assert [body["startAt"] for body in search.bodies] == [0, 0, 100]
+        assert all(body["fields"] == ["summary", "assignee", "status", "parent"] for body in search.bodies[1:])
+        assert snapshot.requests_made == 3
     assert search.bodies[0]["fields"] == ["summary", "status"]
+    assert not any("parent" in row["fields"] for row in snapshot.rows.values_list("data", flat=True)), \
+        "the parent is fetched to give each sub-task back to its parent, not kept"
     assert all(seen.headers["Authorization"] == auth for seen in search.seen)
     assert snapshot.columns[1][2] == {"id": "assignee", "name": "Assignee", "schema": {"type": "user"}}, "names and schemas come from Jira's field list"
 
@@ -261,10 +292,21 @@ def test_lower_levels_are_bounded_in_jira_calls(people, space, jira, monkeypatch
     _, search, _ = jira
     monkeypatch.setattr(snapshots, "MAX_SUBQUERIES", 2)
     _, macro = publish_page_with_macro(space, people["editor"])
-    set_levels(macro, (PROJECT, ["key", "summary"]), (SUBTASKS, ["key"]))
+    set_levels(macro, (PROJECT, ["key", "summary"]), ("issue in linkedIssues($key)", ["key"]))
     job = run(macro)
     assert job.status == SnapshotJob.Status.FAILED
     assert job.error == (
-        "Level 2 would run 3 searches, one per issue of level 1; the limit is 2. Narrow the query of level 1."
+        "Level 2 would run 3 searches for the 3 issues of level 1; the limit is 2. Narrow the query of level 1."
     )
     assert [body["jql"] for body in search.bodies] == [PROJECT], "no lower-level search was sent"
+
+
+def test_a_batched_level_counts_its_batches_against_the_bound(people, space, jira, monkeypatch):
+    _, search, _ = jira
+    monkeypatch.setattr(snapshots, "MAX_SUBQUERIES", 2)
+    _, macro = publish_page_with_macro(space, people["editor"])
+    set_levels(macro, (PROJECT, ["key", "summary"]), (SUBTASKS, ["key"]))
+    job = run(macro)
+    assert job.status == SnapshotJob.Status.SUCCEEDED, job.error
+    assert job.snapshot.counts["levels"] == [3, 152]
+    assert {body["jql"] for body in search.bodies} == {PROJECT, "parent in (ABC-1, ABC-2, ABC-3)"}

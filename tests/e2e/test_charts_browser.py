@@ -70,6 +70,13 @@ def test_the_history_trend_shows_each_snapshots_counts(live_server, people, spac
     expect(tab.locator(".trend-chart .point")).to_have_count(3)
     tab.screenshot(path=str(SCREENSHOT_DIR / "history-trend.png"), full_page=True)
 
+    # Printed, the chart keeps its colours and the table every row (no scroll box), without the switches.
+    tab.emulate_media(media="print")
+    assert tab.locator(".trend-table").evaluate("e => getComputedStyle(e).maxHeight") == "none"
+    assert tab.locator(".legend .csv").evaluate("e => getComputedStyle(e).display") == "none"
+    assert tab.locator(".trend-chart path.band.cat-done").evaluate("e => getComputedStyle(e).fill") == "rgb(186, 243, 219)"
+    tab.emulate_media(media="screen")
+
     # A point opens its version.
     tab.locator(".trend-chart .point").nth(1).click()
     expect(tab.get_by_text("an old version of this page")).to_be_visible()

@@ -61,7 +61,8 @@ SCENARIOS = {
         "Field 'sprint' does not exist or you do not have permission to view it.",
     ),
     "malformed JSON after two good pages": ({"total": 500, "faults": ["ok", "ok", "badjson"]}, "failed", "…not JSON (HTTP 200)…"),
-    "pages slower than the budget": ({"total": 500, "page_delay": 6}, "failed", TIMED_OUT),
+    # Five pages, read four at once after the first: two rounds of 11 s outlast the budget.
+    "pages slower than the budget": ({"total": 500, "page_delay": 11}, "failed", TIMED_OUT),
     # Jira's retry budget ends inside the job's own limit, so the reason names the outage.
     "an outage that does not end": ({"always": "503"}, "failed", "…Jira was unavailable (HTTP 503)…"),
 }

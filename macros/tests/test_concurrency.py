@@ -1,0 +1,176 @@
+"""The per-site limit on calls at once: in one process, and in Redis across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from macros.sources.concurrency import LocalLimiter, RedisLimiter, in_order
+from macros.sources.jira import JiraCloud
+from tests.reliability.standin_jira import TOKEN, USER, StandInJira
+
+REDIS_URL = "redis://127.0.0.1:6379/9"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_at_once(limiter, calls: int, seconds: float = 0.02, *, rate_limit_at: int | None = None) -> int:
+    """``calls`` calls from as many threads; the most that were ever inside a slot at once."""
+    lock = threading.Lock()
+    inside = peak = 0
+
+    def call(n: int) -> None:
+        nonlocal inside, peak
+        with limiter.slot() as slot:
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(seconds)
+            if n == rate_limit_at:
+                slot.rate_limited(0.3)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return peak
+
+
+def test_it_never_lets_more_calls_through_than_the_limit():
+    limiter = LocalLimiter(start=3, maximum=3)
+    assert run_at_once(limiter, 24) == 3
+
+
+def test_a_429_halves_the_limit_and_pauses_every_caller():
+    limiter = LocalLimiter(start=8, maximum=8)
+    with limiter.slot() as slot:
+        slot.rate_limited(0.4)
+        slot.rate_limited(0.4)
+    assert limiter.current() == 4, "429s answering calls sent together are one signal"
+    started = time.monotonic()
+    with limiter.slot():
+        waited = time.monotonic() - started
+    assert 0.3 <= waited < 1.0, "the next call waited out Retry-After"
+
+
+def test_the_limit_grows_only_while_calls_reach_it_and_never_past_the_maximum():
+    limiter = LocalLimiter(start=2, maximum=5)
+    for _ in range(20):
+        with limiter.slot():
+            pass
+    assert limiter.current() == 2, "one call at a time says nothing about two"
+    run_at_once(limiter, 200, 0.005)
+    assert limiter.current() == 5
+
+
+def test_in_order_gives_results_in_item_order_and_raises_the_first_failure():
+    def slow_square(n: int) -> int:
+        time.sleep(0.05 if n % 3 == 0 else 0)
+        if n == 7:
+            raise ValueError("seven")
+        return n * n
+
+    assert list(in_order(slow_square, range(7), workers=4)) == [n * n for n in range(7)]
+    got = []
+    with pytest.raises(ValueError, match="seven"):
+        for value in in_order(slow_square, range(20), workers=4):
+            got.append(value)
+    assert got == [n * n for n in range(7)]
+
+
+# --- Redis: one limit for every worker process ------------------------------------------
+
+
+@pytest.fixture
+def redis_client():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def test_two_processes_share_one_limit_in_redis(redis_client):
+    client, prefix = redis_client
+    site = "https://example.atlassian.net"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time, redis\n"
+            "from macros.sources.concurrency import RedisLimiter\n"
+            f"limiter = RedisLimiter(redis.Redis.from_url({REDIS_URL!r}), {site!r}, prefix={prefix!r}, start=2, maximum=2)\n"
+            "with limiter.slot(), limiter.slot():\n"
+            "    print('holding', flush=True)\n"
+            "    time.sleep(1.0)\n"
+        )],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        here = RedisLimiter(client, site, prefix=prefix, start=2, maximum=2)
+        started = time.monotonic()
+        with here.slot():
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert waited >= 0.6, f"the other process held both calls the site allows (waited {waited:.2f} s)"
+
+
+def test_a_429_seen_by_one_worker_slows_every_worker_down(redis_client):
+    client, prefix = redis_client
+    first = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=6, maximum=8)
+    second = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=6, maximum=8)
+    with first.slot() as slot:
+        slot.rate_limited(0.5)
+    assert second.current() == 3
+    started = time.monotonic()
+    with second.slot():
+        assert time.monotonic() - started >= 0.4
+
+
+def test_a_slot_whose_process_died_is_given_back(redis_client, monkeypatch):
+    client, prefix = redis_client
+    monkeypatch.setattr("macros.sources.concurrency.SLOT_LEASE", 0.3)
+    limiter = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=1, maximum=1)
+    limiter._acquire()  # taken and never given back, as by a killed worker
+    started = time.monotonic()
+    with limiter.slot():
+        assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_two_workers_reading_big_results_stay_within_the_shared_limit(redis_client):
+    client, prefix = redis_client
+    jira = StandInJira("cloud", latency=0.02)
+    try:
+        jira.behave("project = ONE", total=1_500)
+        jira.behave("project = TWO", total=1_500)
+        sources = [
+            JiraCloud(jira.url, USER, TOKEN, limiter=RedisLimiter(client, jira.url, prefix=prefix, start=3, maximum=3))
+            for _ in range(2)
+        ]
+        found: dict[str, int] = {}
+
+        def read(source, jql: str) -> None:
+            found[jql] = sum(len(page.issues) for page in source.read_pages(jql, ["summary"]))
+
+        threads = [threading.Thread(target=read, args=(s, q)) for s, q in zip(sources, ["project = ONE", "project = TWO"], strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert found == {"project = ONE": 1_500, "project = TWO": 1_500}
+        assert jira.peak == 3, "both workers together never sent more than the three calls the site allows"
+    finally:
+        jira.close()
