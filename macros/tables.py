@@ -11,6 +11,7 @@ read to answer a filter or a sort: only the rows of the page on screen are.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -107,6 +109,7 @@ def _dated(renderer, value, date_format: str) -> str | None:
 _DIGITS = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=4096)  # names that repeat (projects, people, versions) are worked out once
 def _natural_text(text: str) -> str:
     if not text.isascii():
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
@@ -204,7 +207,7 @@ class RowIndexer:
             self.roots[position] = root
         return (
             self.snapshot.pk, position, level, parent, root,
-            "\n".join(texts).lower(), json.dumps(keys, ensure_ascii=False), json.dumps(numbers),
+            "\n".join(texts).lower(), orjson.dumps(keys).decode(), orjson.dumps(numbers).decode() if numbers else "{}",
         )
 
 
