@@ -124,3 +124,23 @@ def test_detection_retries_a_busy_server_with_its_own_session(server):
     server.expect_request("/rest/api/2/serverInfo", method="GET").respond_with_handler(handler)
     assert detect_deployment(stub.base_url(server), retry_budget_seconds=10, max_retries=2) == "datacenter"
     assert len(handler.seen) == 2
+
+
+@pytest.mark.parametrize(("path", "call"), [("/rest/api/2/myself", "myself"), ("/rest/api/2/field", "fields")])
+def test_a_400_outside_a_search_is_a_refused_request_not_a_jql_error(server, path, call):
+    from macros.sources.base import JqlError
+
+    server.expect_request(path, method="GET").respond_with_handler(
+        Sequence(answers=[json_response({"errorMessages": ["The request was malformed"]}, 400)])
+    )
+    with pytest.raises(SourceError) as info:
+        getattr(JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()), call)()
+    assert not isinstance(info.value, JqlError)
+    assert str(info.value) == "Jira refused the request (HTTP 400): The request was malformed."
+
+
+def test_a_field_list_that_is_not_a_list_is_refused(server):
+    _answer(server, "/rest/api/2/field", {"fields": "no"})
+    with pytest.raises(SourceError) as info:
+        JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
+    assert str(info.value) == "Jira answered the field list with JSON this site does not understand."
