@@ -144,3 +144,25 @@ def test_a_field_list_that_is_not_a_list_is_refused(server):
     with pytest.raises(SourceError) as info:
         JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
     assert str(info.value) == "Jira answered the field list with JSON this site does not understand."
+
+
+def test_an_https_address_that_does_not_speak_tls_is_reported_as_such(server):
+    import re
+
+    url = stub.base_url(server).replace("http://", "https://")
+    with pytest.raises(SourceError) as info:
+        list(JiraCloud(url, stub.USER, stub.TOKEN, **{**_options(), "max_retries": 0}).search_pages("project = A", ["summary"]))
+    assert re.fullmatch(
+        rf"Could not reach Jira at {re.escape(url)}: the TLS \(https\) certificate could not be verified "
+        r"\(after 1 attempt over [\d.]+ seconds\)\. Check JIRA_URL and the network\.",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_an_html_content_type_is_not_jira_whatever_the_body_says(server):
+    server.expect_request("/rest/api/2/field", method="GET").respond_with_handler(
+        Sequence(answers=[Response("Service down for maintenance", 200, content_type="text/html; charset=utf-8")])
+    )
+    with pytest.raises(SourceError) as info:
+        JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
+    assert str(info.value) == f"Nothing that looks like Jira answered at {stub.base_url(server)} (HTTP 200). Check JIRA_URL."
