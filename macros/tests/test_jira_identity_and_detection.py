@@ -166,3 +166,21 @@ def test_an_html_content_type_is_not_jira_whatever_the_body_says(server):
     with pytest.raises(SourceError) as info:
         JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
     assert str(info.value) == f"Nothing that looks like Jira answered at {stub.base_url(server)} (HTTP 200). Check JIRA_URL."
+
+
+def test_the_waits_of_retries_that_succeeded_count_against_the_searchs_budget(server):
+    """Each page's 503 asks for a second and is then answered: by the third page the search
+    has spent two of its 2.5 seconds waiting, so the third second is refused."""
+    busy = Response("busy", 503, {"Retry-After": "1"})
+    handler = Sequence(answers=[
+        busy, json_response({"issues": [stub.make_issue(0)], "isLast": False, "nextPageToken": "p2"}),
+        busy, json_response({"issues": [stub.make_issue(1)], "isLast": False, "nextPageToken": "p3"}),
+        busy, json_response({"issues": [stub.make_issue(2)], "isLast": True}),
+    ])
+    server.expect_request("/rest/api/3/search/jql", method="POST").respond_with_handler(handler)
+    source = JiraCloud(stub.base_url(server), stub.USER, stub.TOKEN, timeout=(1, 1), retry_budget_seconds=2.5,
+                       max_retries=10, backoff_factor=0.05)
+    with pytest.raises(SourceError) as info:
+        list(source.search_pages("project = ABC", ["summary"], page_size=1))
+    assert str(info.value).startswith("Jira was unavailable (HTTP 503) and asked us to wait 1 seconds, longer than")
+    assert len(handler.seen) == 5
