@@ -184,3 +184,21 @@ def test_the_waits_of_retries_that_succeeded_count_against_the_searchs_budget(se
         list(source.search_pages("project = ABC", ["summary"], page_size=1))
     assert str(info.value).startswith("Jira was unavailable (HTTP 503) and asked us to wait 1 seconds, longer than")
     assert len(handler.seen) == 5
+
+
+def test_a_data_center_identity_with_neither_name_nor_key_has_an_empty_account(server):
+    _answer(server, "/rest/api/2/myself", {"displayName": "Ada Lovelace"})
+    me = JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).myself()
+    assert (me.display_name, me.account, me.extra) == ("Ada Lovelace", "", {})
+
+
+def test_detection_reports_a_400_from_server_info_as_a_refused_request(server):
+    from macros.sources.base import JqlError
+
+    server.expect_request("/rest/api/2/serverInfo", method="GET").respond_with_handler(
+        Sequence(answers=[json_response({"errorMessages": ["Bad request"]}, 400)])
+    )
+    with pytest.raises(SourceError) as info:
+        detect_deployment(stub.base_url(server))
+    assert not isinstance(info.value, JqlError)
+    assert str(info.value) == "Jira refused the request (HTTP 400): Bad request."
