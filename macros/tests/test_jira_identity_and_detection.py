@@ -202,3 +202,10 @@ def test_detection_reports_a_400_from_server_info_as_a_refused_request(server):
         detect_deployment(stub.base_url(server))
     assert not isinstance(info.value, JqlError)
     assert str(info.value) == "Jira refused the request (HTTP 400): Bad request."
+
+
+def test_the_auth_objects_never_show_their_secret():
+    from macros.sources.jira import _BasicAuth, _BearerAuth
+
+    assert repr(_BasicAuth("ada@example.com", "tok-secret-1")) == "<BasicAuth ***>"
+    assert repr(_BearerAuth("tok-secret-2")) == "<BearerAuth ***>"
