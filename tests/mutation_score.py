@@ -94,7 +94,7 @@ def sample(size: int, floor: float, seed: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, help="run this many random mutants and score them")
-    parser.add_argument("--floor", type=float, default=0.6, help="the share a sample must kill")
+    parser.add_argument("--floor", type=float, default=0.4, help="the share a sample must kill")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("MUTATION_SEED", random.randrange(1 << 30))))
     args = parser.parse_args()
     if args.sample:
