@@ -49,3 +49,12 @@ def test_bulk_page_ids_past_what_the_database_holds_are_unknown_pages(client, gl
                            content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
     assert response.status_code == 202, response.content
     assert response.json()["results"] == [{"page": page_id, "error": NO_PAGE}]
+
+
+@pytest.mark.parametrize("body", [{}, {"pages": [], "macros": []}, {"pages": []}])
+def test_a_bulk_call_that_names_nothing_is_refused_with_a_sentence(client, global_key, body):
+    response = client.post("/api/automation/v1/snapshots", data=json.dumps(body),
+                           content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Name at least one page or macro."
+    assert not SnapshotJob.objects.exists()
