@@ -231,7 +231,7 @@ class Web:
         try:
             requests.get(self.url + "/accounts/login/", timeout=2)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine boots slowly
             return False
 
     def trigger(self, macro, key: str, timeout: float = 10) -> requests.Response:
