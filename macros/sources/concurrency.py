@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
+import socket
 import threading
 import time
 import uuid
@@ -56,6 +58,19 @@ class Slot:
         self.saturated = saturated  # this call used the last call the limit allows
         self.throttled = False
         self.failed = False
+        self.held = True
+
+    def step_out(self) -> None:
+        """Give the slot back while the call waits to retry: a wait is not a call in flight."""
+        if self.held:
+            self.held = False
+            self.limiter._release(self.token, "neutral")
+
+    def step_in(self) -> None:
+        """Take a slot again to retry (after any pause Jira asked for)."""
+        if not self.held:
+            self.token, self.saturated = self.limiter._acquire()
+            self.held = True
 
     def rate_limited(self, wait: float | None) -> None:
         """Jira answered 429 (or 503 with Retry-After): everyone at this site slows down now."""
@@ -81,8 +96,9 @@ class Limiter:
             slot.failed = True
             raise
         finally:
-            grows = slot.saturated and not (slot.throttled or slot.failed)
-            self._release(token, "ok" if grows else "neutral")
+            if slot.held:
+                grows = slot.saturated and not (slot.throttled or slot.failed)
+                self._release(slot.token, "ok" if grows else "neutral")
 
     def rate_limited(self, wait: float) -> None:
         raise NotImplementedError
@@ -158,13 +174,28 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[4])
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_until') or '0')
 if now < pause then return tostring(pause - now) end
-local in_flight = redis.call('ZCARD', KEYS[2])
-if in_flight < math.floor(limit) then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+limit = math.floor(limit)
+local owner = ARGV[6]
+local prefix = owner .. '|'
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+local mine = 0
+for _, member in ipairs(members) do
+  if string.sub(member, 1, #prefix) == prefix then mine = mine + 1 end
+end
+local others_waiting = redis.call('ZCARD', KEYS[3])
+if redis.call('ZSCORE', KEYS[3], owner) then others_waiting = others_waiting - 1 end
+local share = limit
+if others_waiting > 0 then share = math.max(1, math.floor(limit / (others_waiting + 1))) end
+if #members < limit and mine < share then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), prefix .. ARGV[2])
+  redis.call('ZREM', KEYS[3], owner)
   redis.call('EXPIRE', KEYS[2], ARGV[5])
-  if in_flight + 1 >= math.floor(limit) then return 'saturated' end
+  if #members + 1 >= limit then return 'saturated' end
   return 'ok'
 end
+redis.call('ZADD', KEYS[3], now + 1, owner)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
 return 'full'
 """
 
@@ -202,6 +233,10 @@ return tostring(limit)
 class RedisLimiter(Limiter):
     """The limit kept in Redis, shared by every worker process that talks to the site.
 
+    Each worker process (one snapshot at a time) is an owner. While other owners wait,
+    an owner takes no more than its fair share of the limit, so a snapshot that started
+    first, or whose calls are slow, cannot keep every call the site allows to itself.
+
     The calls in flight are a sorted set of tokens scored by when their lease ends, so a
     process killed mid-call gives its slot back after ``SLOT_LEASE`` seconds. Times are
     wall-clock seconds: the workers of one site share a clock closely enough for pauses
@@ -213,7 +248,7 @@ class RedisLimiter(Limiter):
     def __init__(self, client, site: str, *, prefix: str = "snapshots", **kw):
         super().__init__(**kw)
         digest = hashlib.sha256(site.encode()).hexdigest()[:16]
-        self.keys = [f"{prefix}:jira-limit:{digest}:state", f"{prefix}:jira-limit:{digest}:in-flight"]
+        self.keys = [f"{prefix}:jira-limit:{digest}:{name}" for name in ("state", "in-flight", "waiting")]
         self._client = client
         self._acquire_script = client.register_script(_ACQUIRE)
         self._release_script = client.register_script(_RELEASE)
@@ -229,16 +264,21 @@ class RedisLimiter(Limiter):
         while time.monotonic() < deadline:
             now = time.time()
             answer = self._acquire_script(
-                keys=self.keys, args=[repr(now), token, repr(now + SLOT_LEASE), self.start, self.STATE_TTL]
+                keys=self.keys,
+                args=[repr(now), token, repr(now + SLOT_LEASE), self.start, self.STATE_TTL, self.owner()],
             )
             answer = answer.decode() if isinstance(answer, bytes) else str(answer)
             if answer in ("ok", "saturated"):
-                return token, answer == "saturated"
+                return f"{self.owner()}|{token}", answer == "saturated"
             # Another process may free a slot at any moment: poll briefly, with jitter so
             # that waiting processes do not all ask at the same instant.
             wait = float(answer) if answer != "full" else 0.0
             time.sleep(max(wait, 0.01) + random.uniform(0, 0.02))
         raise NoSlot()
+
+    @staticmethod
+    def owner() -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     def _release(self, token: str, outcome: str) -> None:
         self._release_script(keys=self.keys, args=[token, outcome, self.start, self.maximum, self.STATE_TTL])

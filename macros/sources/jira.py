@@ -204,7 +204,16 @@ class _BudgetRetry(urllib3.util.Retry):
         return backoff
 
     def sleep(self, response=None) -> None:
-        super().sleep(response)
+        # The site's limit counts calls on the wire: a call waiting to retry (an outage's
+        # backoff, a Retry-After) lets others use its slot meanwhile.
+        slot = getattr(self.budget_local, "slot", None) if self.budget_local is not None else None
+        if slot is not None:
+            slot.step_out()
+        try:
+            super().sleep(response)
+        finally:
+            if slot is not None:
+                slot.step_in()
         budget = self._budget()
         if budget is not None:
             budget.charge()

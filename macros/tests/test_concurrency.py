@@ -174,3 +174,29 @@ def test_two_workers_reading_big_results_stay_within_the_shared_limit(redis_clie
         assert jira.peak == 3, "both workers together never sent more than the three calls the site allows"
     finally:
         jira.close()
+
+
+def test_while_another_worker_waits_a_worker_takes_no_more_than_its_share(redis_client):
+    client, prefix = redis_client
+    first = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=2, maximum=2)
+    second = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=2, maximum=2)
+    first.owner = lambda: "worker-a"  # two processes, as the limit sees them
+    second.owner = lambda: "worker-b"
+    tokens = [first._acquire()[0], first._acquire()[0]]  # the first worker holds both calls
+    order: list[str] = []
+
+    def take(limiter, name: str) -> None:
+        limiter._acquire()
+        order.append(name)
+
+    waiting = threading.Thread(target=take, args=(second, "worker-b"))
+    waiting.start()
+    time.sleep(0.2)  # the second worker is now waiting
+    first._release(tokens[0], "neutral")
+    again = threading.Thread(target=take, args=(first, "worker-a"))
+    again.start()
+    waiting.join(timeout=5)
+    assert order == ["worker-b"], "the freed call went to the waiting worker, not back to the one holding the other"
+    first._release(tokens[1], "neutral")
+    again.join(timeout=5)
+    assert order == ["worker-b", "worker-a"]

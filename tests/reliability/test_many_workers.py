@@ -83,7 +83,8 @@ def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactl
     holder = processes.holder_of(job)
     other_jobs = [_queue(m) for m in others]  # some may sit in the doomed cluster's memory
 
-    running = SnapshotJob.objects.get(pk=job.pk)
+    # Pages are asked ahead: page 12 may be held before the earlier ones are written.
+    running = wait_for(lambda: SnapshotJob.objects.filter(pk=job.pk, fetched__gte=1000).first(), timeout=30)
     assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 1000
     partial = Snapshot.objects.get(job=job)
     assert not partial.complete and partial.rows.count() == 1000
