@@ -185,8 +185,8 @@ for _, member in ipairs(members) do
 end
 local others_waiting = redis.call('ZCARD', KEYS[3])
 if redis.call('ZSCORE', KEYS[3], owner) then others_waiting = others_waiting - 1 end
-local share = limit
-if others_waiting > 0 then share = math.max(1, math.floor(limit / (others_waiting + 1))) end
+local share = math.max(1, math.ceil(limit / 2))
+if others_waiting > 0 then share = math.max(1, math.min(share, math.floor(limit / (others_waiting + 1)))) end
 if #members < limit and mine < share then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), prefix .. ARGV[2])
   redis.call('ZREM', KEYS[3], owner)
@@ -233,9 +233,9 @@ return tostring(limit)
 class RedisLimiter(Limiter):
     """The limit kept in Redis, shared by every worker process that talks to the site.
 
-    Each worker process (one snapshot at a time) is an owner. While other owners wait,
-    an owner takes no more than its fair share of the limit, so a snapshot that started
-    first, or whose calls are slow, cannot keep every call the site allows to itself.
+    Each worker process (one snapshot at a time) is an owner. An owner holds at most half
+    the limit, and while other owners wait no more than its fair share of it, so a
+    snapshot whose calls are slow cannot keep every call the site allows to itself.
 
     The calls in flight are a sorted set of tokens scored by when their lease ends, so a
     process killed mid-call gives its slot back after ``SLOT_LEASE`` seconds. Times are

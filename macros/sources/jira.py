@@ -439,6 +439,11 @@ class _Http:
         try:
             with self.limiter.slot() as slot:
                 self.local.slot = slot
+                budget = getattr(self.local, "budget", None)
+                if budget is not None:
+                    # Waiting for a slot is not a failed attempt: the retry budget is
+                    # for Jira's failures (the job's own time limit still counts it).
+                    budget.mark = time.monotonic()
                 try:
                     return self.session.request(method, url, json=json_body, timeout=self.timeout)
                 finally:
