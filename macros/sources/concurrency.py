@@ -38,6 +38,9 @@ START = 4  # calls at once for a site we know nothing about yet
 MAXIMUM = 8  # never more than this at once per site, however well Jira answers
 DEFAULT_WAIT = 1.0  # a 429 without Retry-After
 MAX_SHARED_PAUSE = 60.0  # the longest pause one 429 imposes on every caller of the site
+# A 429 halves the limit down to this, not to one: with one call at a time a single slow
+# call would hold every snapshot of the site back. Jira's Retry-After pause still applies.
+FLOOR = 2
 SLOT_LEASE = 120.0  # a slot held longer than this (its process died) is given back
 MAX_QUEUE_WAIT = 600.0  # waiting this long for a slot means something is badly wrong
 
@@ -161,7 +164,7 @@ class LocalLimiter(Limiter):
             # cut once per pause.
             if now >= self._next_cut:
                 self._ceiling = self._limit
-                self._limit = max(1.0, self._limit / 2)
+                self._limit = max(float(min(FLOOR, self.maximum)), self._limit / 2)
                 self.cuts += 1
                 self._next_cut = now + max(wait, 0.1)
             self._pause_until = max(self._pause_until, now + wait)
@@ -220,7 +223,7 @@ local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[3])
 local next_cut = tonumber(redis.call('HGET', KEYS[1], 'next_cut') or '0')
 if now >= next_cut then
   redis.call('HSET', KEYS[1], 'ceiling', tostring(limit))
-  limit = math.max(1, limit / 2)
+  limit = math.max(tonumber(ARGV[5]), limit / 2)
   redis.call('HSET', KEYS[1], 'limit', tostring(limit), 'next_cut', tostring(now + math.max(wait, 0.1)))
 end
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_until') or '0')
@@ -284,7 +287,9 @@ class RedisLimiter(Limiter):
         self._release_script(keys=self.keys, args=[token, outcome, self.start, self.maximum, self.STATE_TTL])
 
     def rate_limited(self, wait: float) -> None:
-        self._rate_limited_script(keys=self.keys, args=[repr(time.time()), repr(wait), self.start, self.STATE_TTL])
+        self._rate_limited_script(
+            keys=self.keys, args=[repr(time.time()), repr(wait), self.start, self.STATE_TTL, min(FLOOR, self.maximum)]
+        )
 
 
 _limiters: dict[tuple, Limiter] = {}
