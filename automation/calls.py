@@ -271,8 +271,14 @@ def live_targets(macros) -> list[CallTarget]:
     queued = dict(
         SnapshotJob.objects.filter(macro__in=[m.pk for m in macros], status=SnapshotJob.Status.QUEUED).values_list("macro_id", "pk")
     )
+    switched_off = set(  # pages in a space with Snapshots switched off (site administration)
+        Page.objects.filter(pk__in={m.page_id for m in macros}, space__snapshots_enabled=False).values_list("pk", flat=True)
+    ) if macros else set()
     return [
-        CallTarget(macro_pk=m.pk, public_id=m.public_id, page_id=m.page_id, published=True, deleted=False, queued_job_id=queued.get(m.pk))
+        CallTarget(
+            macro_pk=m.pk, public_id=m.public_id, page_id=m.page_id, published=True, deleted=False,
+            queued_job_id=queued.get(m.pk), space_enabled=m.page_id not in switched_off,
+        )
         for m in macros
     ]
 

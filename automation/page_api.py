@@ -51,6 +51,7 @@ from automation.serializers import (
     PageAcceptedSerializer,
 )
 from automation.throttles import TRIGGER_SCOPE
+from macros import space_switch
 from macros.models import Macro, Page
 
 MAX_TARGETS = 500
@@ -277,6 +278,8 @@ class TriggerSnapshots(GlobalKeyView):
 
 def _queue(targets: dict[int, CallTarget], macro: Macro, grant: GlobalGrant, address: str | None) -> dict:
     """Queue or join; a target named twice joins the job its first mention queued."""
+    if not targets[macro.pk].space_enabled:
+        return {"macro": str(macro.public_id), "error": _error(MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE))}
     body = queue_with_global_key(targets[macro.pk], grant, address)
     if not body["coalesced"]:
         targets[macro.pk] = replace(targets[macro.pk], queued_job_id=uuid.UUID(body["job"]))

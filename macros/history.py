@@ -66,7 +66,8 @@ def page_version(request: HttpRequest, page_id: int, number: int) -> HttpRespons
     snapshots = {s.pk: s for s in Snapshot.objects.finished().filter(pk__in=wanted, macro__page=page)}
     blocks = []
     for item in version.macros:
-        snapshot = snapshots.get(item.get("snapshot"))
+        # Snapshots switched off for the space (issue 11): its tables are not shown here either.
+        snapshot = snapshots.get(item.get("snapshot")) if page.space.snapshots_enabled else None
         table = None
         if snapshot is not None:
             page_number = _int(request.GET.get(f"p{snapshot.macro_id}"), 1)

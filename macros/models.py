@@ -535,8 +535,9 @@ class SnapshotRowIndex(models.Model):
     numbers = models.JSONField(default=dict)
 
     class Meta:
+        # The one index: written with every snapshot, so each index more costs every snapshot
+        # taken. Level-1 rows come first in position order, so it serves "page N of level 1" too.
         constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="one_index_row_per_position")]
-        indexes = [models.Index(fields=["snapshot", "level", "position"], name="index_rows_of_level")]
 
     def __str__(self) -> str:
         return f"Index of row {self.position} of snapshot {self.snapshot_id}"

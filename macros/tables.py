@@ -11,6 +11,7 @@ read to answer a filter or a sort: only the rows of the page on screen are.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -107,6 +109,7 @@ def _dated(renderer, value, date_format: str) -> str | None:
 _DIGITS = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=4096)  # names that repeat (projects, people, versions) are worked out once
 def _natural_text(text: str) -> str:
     if not text.isascii():
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
@@ -204,7 +207,7 @@ class RowIndexer:
             self.roots[position] = root
         return (
             self.snapshot.pk, position, level, parent, root,
-            "\n".join(texts).lower(), json.dumps(keys, ensure_ascii=False), json.dumps(numbers),
+            "\n".join(texts).lower(), orjson.dumps(keys).decode(), orjson.dumps(numbers).decode() if numbers else "{}",
         )
 
 
@@ -496,6 +499,7 @@ class Table:
 
     def flat_rows(self) -> list[TableRow]:
         out: list[TableRow] = []
+        headings = {c.field: c.name for c in self.columns}  # a heading set on the Display tab, at every level
 
         def walk(rows: list[TableRow]) -> None:
             for row in rows:
@@ -503,7 +507,7 @@ class Table:
                 if row.children:
                     level = row.children[0].level
                     columns = self.columns_by_level[min(level, len(self.columns_by_level)) - 1]
-                    out.append(TableRow("", level, [Cell(c["id"], c["name"]) for c in columns], "", heading=True, group=row.group))
+                    out.append(TableRow("", level, [Cell(c["id"], headings.get(c["id"], c["name"])) for c in columns], "", heading=True, group=row.group))
                     walk(row.children)
                 elif row.empty_level:
                     out.append(TableRow("", row.level + 1, [Cell("", row.empty_level, empty=True)], "", empty_level=row.empty_level, group=row.group))

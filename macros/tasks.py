@@ -3,6 +3,8 @@
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection
@@ -38,19 +40,19 @@ def run_snapshot_job(job_id: str) -> str:
     return f"snapshot {snapshot.pk}" if snapshot else "no snapshot"
 
 
-class _sigterm_hands_the_job_back:
+@contextmanager
+def _sigterm_hands_the_job_back() -> Iterator[None]:
     """While a snapshot runs, SIGTERM (a deploy stopping the worker) raises ``WorkerStopping``
     in it, so ``take`` puts the job back on the queue at once instead of leaving it to its
     lease. django-q2's workers otherwise die of SIGTERM on the spot (its default action)."""
-
-    def __enter__(self):
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():  # signals reach only that one
-            self.previous = signal.signal(signal.SIGTERM, _raise_worker_stopping)
-
-    def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+    if threading.current_thread() is not threading.main_thread():  # signals reach only that one
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_worker_stopping)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_worker_stopping(signum, frame):

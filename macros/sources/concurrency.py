@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
+import socket
 import threading
 import time
 import uuid
@@ -36,6 +38,9 @@ START = 4  # calls at once for a site we know nothing about yet
 MAXIMUM = 8  # never more than this at once per site, however well Jira answers
 DEFAULT_WAIT = 1.0  # a 429 without Retry-After
 MAX_SHARED_PAUSE = 60.0  # the longest pause one 429 imposes on every caller of the site
+# A 429 halves the limit down to this, not to one: with one call at a time a single slow
+# call would hold every snapshot of the site back. Jira's Retry-After pause still applies.
+FLOOR = 2
 SLOT_LEASE = 120.0  # a slot held longer than this (its process died) is given back
 MAX_QUEUE_WAIT = 600.0  # waiting this long for a slot means something is badly wrong
 
@@ -56,6 +61,19 @@ class Slot:
         self.saturated = saturated  # this call used the last call the limit allows
         self.throttled = False
         self.failed = False
+        self.held = True
+
+    def step_out(self) -> None:
+        """Give the slot back while the call waits to retry: a wait is not a call in flight."""
+        if self.held:
+            self.held = False
+            self.limiter._release(self.token, "neutral")
+
+    def step_in(self) -> None:
+        """Take a slot again to retry (after any pause Jira asked for)."""
+        if not self.held:
+            self.token, self.saturated = self.limiter._acquire()
+            self.held = True
 
     def rate_limited(self, wait: float | None) -> None:
         """Jira answered 429 (or 503 with Retry-After): everyone at this site slows down now."""
@@ -81,8 +99,9 @@ class Limiter:
             slot.failed = True
             raise
         finally:
-            grows = slot.saturated and not (slot.throttled or slot.failed)
-            self._release(token, "ok" if grows else "neutral")
+            if slot.held:
+                grows = slot.saturated and not (slot.throttled or slot.failed)
+                self._release(slot.token, "ok" if grows else "neutral")
 
     def rate_limited(self, wait: float) -> None:
         raise NotImplementedError
@@ -145,7 +164,7 @@ class LocalLimiter(Limiter):
             # cut once per pause.
             if now >= self._next_cut:
                 self._ceiling = self._limit
-                self._limit = max(1.0, self._limit / 2)
+                self._limit = max(float(min(FLOOR, self.maximum)), self._limit / 2)
                 self.cuts += 1
                 self._next_cut = now + max(wait, 0.1)
             self._pause_until = max(self._pause_until, now + wait)
@@ -158,13 +177,28 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[4])
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_until') or '0')
 if now < pause then return tostring(pause - now) end
-local in_flight = redis.call('ZCARD', KEYS[2])
-if in_flight < math.floor(limit) then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+limit = math.floor(limit)
+local owner = ARGV[6]
+local prefix = owner .. '|'
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+local mine = 0
+for _, member in ipairs(members) do
+  if string.sub(member, 1, #prefix) == prefix then mine = mine + 1 end
+end
+local others_waiting = redis.call('ZCARD', KEYS[3])
+if redis.call('ZSCORE', KEYS[3], owner) then others_waiting = others_waiting - 1 end
+local share = math.max(1, math.ceil(limit / 2))
+if others_waiting > 0 then share = math.max(1, math.min(share, math.floor(limit / (others_waiting + 1)))) end
+if #members < limit and mine < share then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), prefix .. ARGV[2])
+  redis.call('ZREM', KEYS[3], owner)
   redis.call('EXPIRE', KEYS[2], ARGV[5])
-  if in_flight + 1 >= math.floor(limit) then return 'saturated' end
+  if #members + 1 >= limit then return 'saturated' end
   return 'ok'
 end
+redis.call('ZADD', KEYS[3], now + 1, owner)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
 return 'full'
 """
 
@@ -189,7 +223,7 @@ local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[3])
 local next_cut = tonumber(redis.call('HGET', KEYS[1], 'next_cut') or '0')
 if now >= next_cut then
   redis.call('HSET', KEYS[1], 'ceiling', tostring(limit))
-  limit = math.max(1, limit / 2)
+  limit = math.max(tonumber(ARGV[5]), limit / 2)
   redis.call('HSET', KEYS[1], 'limit', tostring(limit), 'next_cut', tostring(now + math.max(wait, 0.1)))
 end
 local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_until') or '0')
@@ -202,6 +236,10 @@ return tostring(limit)
 class RedisLimiter(Limiter):
     """The limit kept in Redis, shared by every worker process that talks to the site.
 
+    Each worker process (one snapshot at a time) is an owner. An owner holds at most half
+    the limit, and while other owners wait no more than its fair share of it, so a
+    snapshot whose calls are slow cannot keep every call the site allows to itself.
+
     The calls in flight are a sorted set of tokens scored by when their lease ends, so a
     process killed mid-call gives its slot back after ``SLOT_LEASE`` seconds. Times are
     wall-clock seconds: the workers of one site share a clock closely enough for pauses
@@ -213,7 +251,7 @@ class RedisLimiter(Limiter):
     def __init__(self, client, site: str, *, prefix: str = "snapshots", **kw):
         super().__init__(**kw)
         digest = hashlib.sha256(site.encode()).hexdigest()[:16]
-        self.keys = [f"{prefix}:jira-limit:{digest}:state", f"{prefix}:jira-limit:{digest}:in-flight"]
+        self.keys = [f"{prefix}:jira-limit:{digest}:{name}" for name in ("state", "in-flight", "waiting")]
         self._client = client
         self._acquire_script = client.register_script(_ACQUIRE)
         self._release_script = client.register_script(_RELEASE)
@@ -229,22 +267,29 @@ class RedisLimiter(Limiter):
         while time.monotonic() < deadline:
             now = time.time()
             answer = self._acquire_script(
-                keys=self.keys, args=[repr(now), token, repr(now + SLOT_LEASE), self.start, self.STATE_TTL]
+                keys=self.keys,
+                args=[repr(now), token, repr(now + SLOT_LEASE), self.start, self.STATE_TTL, self.owner()],
             )
             answer = answer.decode() if isinstance(answer, bytes) else str(answer)
             if answer in ("ok", "saturated"):
-                return token, answer == "saturated"
+                return f"{self.owner()}|{token}", answer == "saturated"
             # Another process may free a slot at any moment: poll briefly, with jitter so
             # that waiting processes do not all ask at the same instant.
             wait = float(answer) if answer != "full" else 0.0
             time.sleep(max(wait, 0.01) + random.uniform(0, 0.02))
         raise NoSlot()
 
+    @staticmethod
+    def owner() -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
+
     def _release(self, token: str, outcome: str) -> None:
         self._release_script(keys=self.keys, args=[token, outcome, self.start, self.maximum, self.STATE_TTL])
 
     def rate_limited(self, wait: float) -> None:
-        self._rate_limited_script(keys=self.keys, args=[repr(time.time()), repr(wait), self.start, self.STATE_TTL])
+        self._rate_limited_script(
+            keys=self.keys, args=[repr(time.time()), repr(wait), self.start, self.STATE_TTL, min(FLOOR, self.maximum)]
+        )
 
 
 _limiters: dict[tuple, Limiter] = {}

@@ -204,7 +204,16 @@ class _BudgetRetry(urllib3.util.Retry):
         return backoff
 
     def sleep(self, response=None) -> None:
-        super().sleep(response)
+        # The site's limit counts calls on the wire: a call waiting to retry (an outage's
+        # backoff, a Retry-After) lets others use its slot meanwhile.
+        slot = getattr(self.budget_local, "slot", None) if self.budget_local is not None else None
+        if slot is not None:
+            slot.step_out()
+        try:
+            super().sleep(response)
+        finally:
+            if slot is not None:
+                slot.step_in()
         budget = self._budget()
         if budget is not None:
             budget.charge()
@@ -430,6 +439,11 @@ class _Http:
         try:
             with self.limiter.slot() as slot:
                 self.local.slot = slot
+                budget = getattr(self.local, "budget", None)
+                if budget is not None:
+                    # Waiting for a slot is not a failed attempt: the retry budget is
+                    # for Jira's failures (the job's own time limit still counts it).
+                    budget.mark = time.monotonic()
                 try:
                     return self.session.request(method, url, json=json_body, timeout=self.timeout)
                 finally:

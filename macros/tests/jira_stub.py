@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 import time
@@ -327,11 +328,27 @@ class FieldTypesSearch(Handler):
 
         issues = [
             {**issue, "fields": only_fields(issue["fields"], body.get("fields"))}
-            for issue in self.by_jql.get(body.get("jql"), [])
+            for issue in self._found(body.get("jql") or "")
         ]
         if self.cloud:
             return json_response({"issues": issues, "isLast": True})
         return json_response({"startAt": 0, "maxResults": 50, "total": len(issues), "issues": issues})
+
+
+    def _found(self, jql: str) -> list[dict]:
+        """The issues of ``jql``; ``parent in (K1, K2)`` is what ``parent = K1`` and ``parent = K2`` find.
+
+        That is how the Jira sources ask a lower level for many parents at once; each child
+        names the parent it was found under, as Jira's ``parent`` field would.
+        """
+        batched = re.fullmatch(r"parent in \(([^)]*)\)", jql.strip())
+        if batched is None:
+            return self.by_jql.get(jql, [])
+        found = []
+        for key in (k.strip().strip('"') for k in batched.group(1).split(",")):
+            for issue in self.by_jql.get(f"parent = {key}", []):
+                found.append({**issue, "fields": {**issue["fields"], "parent": {"id": "1", "key": key, "fields": {}}}})
+        return found
 
 
 def serve_field_types(server: HTTPServer, *, cloud: bool, by_jql: dict[str, list[dict]]) -> FieldTypesSearch:

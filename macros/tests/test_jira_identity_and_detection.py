@@ -124,3 +124,88 @@ def test_detection_retries_a_busy_server_with_its_own_session(server):
     server.expect_request("/rest/api/2/serverInfo", method="GET").respond_with_handler(handler)
     assert detect_deployment(stub.base_url(server), retry_budget_seconds=10, max_retries=2) == "datacenter"
     assert len(handler.seen) == 2
+
+
+@pytest.mark.parametrize(("path", "call"), [("/rest/api/2/myself", "myself"), ("/rest/api/2/field", "fields")])
+def test_a_400_outside_a_search_is_a_refused_request_not_a_jql_error(server, path, call):
+    from macros.sources.base import JqlError
+
+    server.expect_request(path, method="GET").respond_with_handler(
+        Sequence(answers=[json_response({"errorMessages": ["The request was malformed"]}, 400)])
+    )
+    with pytest.raises(SourceError) as info:
+        getattr(JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()), call)()
+    assert not isinstance(info.value, JqlError)
+    assert str(info.value) == "Jira refused the request (HTTP 400): The request was malformed."
+
+
+def test_a_field_list_that_is_not_a_list_is_refused(server):
+    _answer(server, "/rest/api/2/field", {"fields": "no"})
+    with pytest.raises(SourceError) as info:
+        JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
+    assert str(info.value) == "Jira answered the field list with JSON this site does not understand."
+
+
+def test_an_https_address_that_does_not_speak_tls_is_reported_as_such(server):
+    import re
+
+    url = stub.base_url(server).replace("http://", "https://")
+    with pytest.raises(SourceError) as info:
+        list(JiraCloud(url, stub.USER, stub.TOKEN, **{**_options(), "max_retries": 0}).search_pages("project = A", ["summary"]))
+    assert re.fullmatch(
+        rf"Could not reach Jira at {re.escape(url)}: the TLS \(https\) certificate could not be verified "
+        r"\(after 1 attempt over [\d.]+ seconds\)\. Check JIRA_URL and the network\.",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_an_html_content_type_is_not_jira_whatever_the_body_says(server):
+    server.expect_request("/rest/api/2/field", method="GET").respond_with_handler(
+        Sequence(answers=[Response("Service down for maintenance", 200, content_type="text/html; charset=utf-8")])
+    )
+    with pytest.raises(SourceError) as info:
+        JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).fields()
+    assert str(info.value) == f"Nothing that looks like Jira answered at {stub.base_url(server)} (HTTP 200). Check JIRA_URL."
+
+
+def test_the_waits_of_retries_that_succeeded_count_against_the_searchs_budget(server):
+    """Each page's 503 asks for a second and is then answered: by the third page the search
+    has spent two of its 2.5 seconds waiting, so the third second is refused."""
+    busy = Response("busy", 503, {"Retry-After": "1"})
+    handler = Sequence(answers=[
+        busy, json_response({"issues": [stub.make_issue(0)], "isLast": False, "nextPageToken": "p2"}),
+        busy, json_response({"issues": [stub.make_issue(1)], "isLast": False, "nextPageToken": "p3"}),
+        busy, json_response({"issues": [stub.make_issue(2)], "isLast": True}),
+    ])
+    server.expect_request("/rest/api/3/search/jql", method="POST").respond_with_handler(handler)
+    source = JiraCloud(stub.base_url(server), stub.USER, stub.TOKEN, timeout=(1, 1), retry_budget_seconds=2.5,
+                       max_retries=10, backoff_factor=0.05)
+    with pytest.raises(SourceError) as info:
+        list(source.search_pages("project = ABC", ["summary"], page_size=1))
+    assert str(info.value).startswith("Jira was unavailable (HTTP 503) and asked us to wait 1 seconds, longer than")
+    assert len(handler.seen) == 5
+
+
+def test_a_data_center_identity_with_neither_name_nor_key_has_an_empty_account(server):
+    _answer(server, "/rest/api/2/myself", {"displayName": "Ada Lovelace"})
+    me = JiraDataCenter(stub.base_url(server), "", stub.TOKEN, **_options()).myself()
+    assert (me.display_name, me.account, me.extra) == ("Ada Lovelace", "", {})
+
+
+def test_detection_reports_a_400_from_server_info_as_a_refused_request(server):
+    from macros.sources.base import JqlError
+
+    server.expect_request("/rest/api/2/serverInfo", method="GET").respond_with_handler(
+        Sequence(answers=[json_response({"errorMessages": ["Bad request"]}, 400)])
+    )
+    with pytest.raises(SourceError) as info:
+        detect_deployment(stub.base_url(server))
+    assert not isinstance(info.value, JqlError)
+    assert str(info.value) == "Jira refused the request (HTTP 400): Bad request."
+
+
+def test_the_auth_objects_never_show_their_secret():
+    from macros.sources.jira import _BasicAuth, _BearerAuth
+
+    assert repr(_BasicAuth("ada@example.com", "tok-secret-1")) == "<BasicAuth ***>"
+    assert repr(_BearerAuth("tok-secret-2")) == "<BearerAuth ***>"

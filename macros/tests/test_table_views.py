@@ -149,6 +149,9 @@ def test_a_space_switched_off_hides_its_tables_refuses_triggers_and_keeps_the_da
     api = client.post(f"/api/automation/v1/macros/{macro.public_id}/snapshots", headers={"jira-snapshots-api-key": issued.raw})
     assert api.status_code == 403
     assert api.json()["code"] == "macro_automation_disabled" and "switched off for this space" in api.json()["detail"]
+    version = page.versions.order_by("-number").first()
+    old = client.get(reverse("page_version", args=[page.pk, version.number])).content.decode()
+    assert "Snapshots are switched off for this space" in old and "WEB-1<" not in old
     client.force_login(people["editor"])
     assert client.post(reverse("take_snapshot", args=[page.pk, macro.public_id])).status_code == 403
 
@@ -171,3 +174,25 @@ def test_site_admins_set_formatting_defaults_new_macros_start_from(client, peopl
     assert (defaults.date_format, defaults.page_size, defaults.empty_cell_text) == ("%d %b %Y", 50, "(none)")
     macro = page_service.add_macro(page_service.get_draft(page, people["site_admin"]))
     assert macro.draft["display"]["page_size"] == 50 and macro.draft["display"]["empty_cell_text"] == "(none)"
+
+
+def test_the_global_key_is_refused_for_a_space_switched_off_per_macro_page_and_bulk(client, people, page_and_macro):
+    import json
+
+    from automation import globalkeys
+    from macros import space_switch
+
+    page, macro = page_and_macro
+    key = globalkeys.create(people["site_admin"], via=AutomationEvent.Via.SITE_ADMIN).raw
+    space_switch.set_snapshots_enabled(page.space, False)
+    headers = {"jira-snapshots-api-key": key}
+    one = client.post(f"/api/automation/v1/macros/{macro.public_id}/snapshots", headers=headers)
+    assert one.status_code == 403 and one.json()["code"] == "macro_automation_disabled"
+    whole = client.post(f"/api/automation/v1/pages/{page.pk}/snapshots", headers=headers)
+    assert whole.status_code == 403 and "switched off for this space" in whole.json()["detail"]
+    bulk = client.post("/api/automation/v1/snapshots", json.dumps({"macros": [str(macro.public_id)]}), content_type="application/json", headers=headers)
+    assert bulk.status_code == 202
+    assert bulk.json()["results"][0]["error"]["code"] == "macro_automation_disabled"
+    assert not SnapshotJob.objects.exists()
+    space_switch.set_snapshots_enabled(page.space, True)
+    assert client.post(f"/api/automation/v1/macros/{macro.public_id}/snapshots", headers=headers).status_code == 202

@@ -285,3 +285,28 @@ def test_a_space_switched_off_and_on_again(live_server, issues, space, people, p
     accepted = requests.post(trigger, headers={"jira-snapshots-api-key": issued.raw}, timeout=10)
     assert accepted.status_code == 202, accepted.text
     page_service.get_draft(page)  # the page is untouched by the switch
+
+
+def test_deeper_levels_close_and_open_in_place(live_server, monkeypatch, space, people, page_in_browser):
+    epics = [make_issue(n, summary=f"Epic {n}") for n in (1, 2)]
+    stories = {f"parent = WEB-{e}": [make_issue(e * 100 + k, summary=f"Story {e}.{k}") for k in (1, 2)] for e in (1, 2)}
+    use_source(monkeypatch, StaticSource(epics, by_jql={"project = WEB": epics, **stories}))
+    page, macro = publish_page_with_macro(space, people["editor"], fields=["key", "summary"])
+    macro.levels = [{"jql": "project = WEB", "fields": ["key", "summary"]}, {"jql": "parent = $key", "fields": ["key", "summary"]}]
+    macro.save(update_fields=["levels"])
+    _snapshot(macro)
+    tab = page_in_browser
+    sign_in(tab, live_server, "viewer", PASSWORD)
+    tab.goto(f"{live_server.url}{page.get_absolute_url()}")
+    block = tab.locator(f"#macro-{macro.public_id}")
+    expect(block.locator("tr.level-2:not(.subhead)")).to_have_count(4)
+    block.get_by_role("link", name="Collapse all levels").click()
+    expect(block.locator("tr.level-2:not(.subhead)")).to_have_count(0)
+    expect(block.locator("tbody")).to_contain_text("(2 below)")
+    block.get_by_role("link", name="Show 2 below WEB-2").click()
+    expect(block.locator("tr.level-2:not(.subhead)")).to_have_count(2)
+    expect(block.locator("tr.level-2:not(.subhead)").first).to_contain_text("WEB-201")
+    assert f"x{macro.pk}=none" in tab.url
+    assert tab.evaluate("performance.getEntriesByType('navigation').length") == 1
+    block.get_by_role("link", name="Expand all levels").click()
+    expect(block.locator("tr.level-2:not(.subhead)")).to_have_count(4)

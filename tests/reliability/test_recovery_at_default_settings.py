@@ -85,7 +85,8 @@ def test_a_job_whose_worker_is_killed_ends_as_one_snapshot_within_90_seconds_at_
     holder = processes.holder_of(job)
     other_jobs = [_queue(m) for m in others]  # some may sit in the doomed cluster's memory
 
-    running = SnapshotJob.objects.get(pk=job.pk)
+    # Pages are asked ahead: page 12 may be held before the earlier ones are written.
+    running = wait_for(lambda: SnapshotJob.objects.filter(pk=job.pk, fetched__gte=1000).first(), timeout=30)
     assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 1000
     assert Snapshot.objects.get(job=job).rows.count() == 1000
 
@@ -118,6 +119,7 @@ def test_a_worker_stopped_with_sigterm_hands_its_job_back_at_once(people, space,
     held.wait_held(1)
     holder = processes.holder_of(job)
     worker = next(p for p in holder.family() if f"snapshot-{job.pk}" in " ".join(p.cmdline()))
+    wait_for(lambda: SnapshotJob.objects.filter(pk=job.pk, fetched__gte=1000).first(), timeout=30)
     assert Snapshot.objects.get(job=job).rows.count() == 1000
 
     os.killpg(holder.pid, signal.SIGTERM)  # what a deploy does to the old release's workers

@@ -1,0 +1,60 @@
+"""Which pages a page trigger reaches: published ones, with ids the database can hold.
+
+Written for mutants mutmut left alive (docs/mutation.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automation import globalkeys
+from automation.models import AutomationEvent
+from automation.tests.conftest import trigger
+from macros import pages as page_service
+from macros.models import SnapshotJob
+
+pytestmark = pytest.mark.django_db
+NO_PAGE = {"detail": "There is no published page with this id.", "code": "not_found"}
+
+
+@pytest.fixture
+def global_key(people) -> str:
+    return globalkeys.create(people["site_admin"], via=AutomationEvent.Via.SITE_ADMIN).raw
+
+
+@pytest.fixture
+def draft_page(space, people):
+    """A page with a macro that was saved but never published."""
+    page = page_service.create_page(space, "Draft only", "", people["editor"])
+    page_service.add_macro(page_service.get_draft(page, people["editor"]), "Not yet")
+    return page
+
+
+def test_a_page_that_was_never_published_is_not_a_target(client, draft_page, global_key):
+    for path in (f"/api/automation/v1/pages/{draft_page.pk}/snapshots", f"/take-snapshot/{draft_page.pk}"):
+        response = trigger(client, path, global_key)
+        assert response.status_code == 404
+        assert response.json() == NO_PAGE
+    bulk = client.post("/api/automation/v1/snapshots", data=json.dumps({"pages": [draft_page.pk]}),
+                       content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert bulk.json()["results"] == [{"page": draft_page.pk, "error": NO_PAGE}]
+    assert not SnapshotJob.objects.exists()
+
+
+@pytest.mark.parametrize("page_id", [2**63, 2**63 - 1, 2**64, 0, -1])
+def test_bulk_page_ids_past_what_the_database_holds_are_unknown_pages(client, global_key, page_id):
+    response = client.post("/api/automation/v1/snapshots", data=json.dumps({"pages": [page_id]}),
+                           content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert response.status_code == 202, response.content
+    assert response.json()["results"] == [{"page": page_id, "error": NO_PAGE}]
+
+
+@pytest.mark.parametrize("body", [{}, {"pages": [], "macros": []}, {"pages": []}])
+def test_a_bulk_call_that_names_nothing_is_refused_with_a_sentence(client, global_key, body):
+    response = client.post("/api/automation/v1/snapshots", data=json.dumps(body),
+                           content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Name at least one page or macro."
+    assert not SnapshotJob.objects.exists()
