@@ -9,6 +9,7 @@ writes are still in their transaction.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
@@ -39,6 +40,9 @@ def path_of(run: BackupRun) -> Path | None:
     return path if path.is_file() else None
 
 
+SPACE_KEY = re.compile(r"[-a-zA-Z0-9_]{1,32}")  # Space.key is a SlugField(max_length=32)
+
+
 def start_backup(spaces: list[str] | None, *, via: str, user=None, key_lookup: str = "") -> BackupRun:
     """Queue a backup of the whole site (``spaces`` None) or of some spaces."""
     from macros.models import Space
@@ -47,6 +51,9 @@ def start_backup(spaces: list[str] | None, *, via: str, user=None, key_lookup: s
         spaces = sorted({key.strip() for key in spaces if key.strip()})
         if not spaces:
             raise backup.BackupError("Name at least one space to back up.")
+        odd = [key for key in spaces if not SPACE_KEY.fullmatch(key)]
+        if odd:  # before any query: PostgreSQL refuses a NUL in a parameter outright
+            raise backup.BackupError(f"{odd[0][:40]!r} is not a space key: space keys are letters, digits, - and _ (at most 32).")
         known = set(Space.objects.filter(key__in=spaces).values_list("key", flat=True))
         missing = [key for key in spaces if key not in known]
         if missing:

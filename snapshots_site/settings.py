@@ -233,6 +233,7 @@ AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "snapshots_site.signin.locked_out"
+AXES_USERNAME_CALLABLE = "snapshots_site.signin.user_name"
 AXES_CLIENT_IP_CALLABLE = "automation.audit.client_address"  # TRUSTED_PROXY_COUNT applies
 AXES_DISABLE_ACCESS_LOG = True  # failures are what it needs; successful sign-ins are not kept
 LOGIN_URL = "/accounts/login/"

@@ -29,6 +29,19 @@ class SignInThrottleBackend(AxesStandaloneBackend):
         return super().authenticate(request, username, password, **kwargs)
 
 
+USER_NAME_LENGTH = 150  # Django's own limit; axes keeps the name in a 255-character column
+
+
+def user_name(request, credentials=None) -> str:
+    """The user name axes counts failures under, cut to a length any real one has.
+
+    A sign-in with a 10,000-character "user name" is refused by the form, but axes records
+    the attempt first: uncut, PostgreSQL refuses the row (a 500 instead of the sign-in page).
+    """
+    value = credentials.get("username") if credentials else request.POST.get("username")
+    return str(value or "")[:USER_NAME_LENGTH]
+
+
 def locked_out(request, original_response=None, credentials=None) -> HttpResponse:
     """Axes' answer while a user name or address is paused: the sign-in page, saying so (429)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)

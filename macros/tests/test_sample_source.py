@@ -229,10 +229,14 @@ def test_preview_returns_the_first_issues_and_the_total():
 
 def test_fields_describe_every_field_with_jiras_names():
     by_id = {f.id: f for f in Sample().fields()}
-    assert by_id["customfield_10016"] == FieldInfo("customfield_10016", "Story Points", True, "number")
-    assert by_id["customfield_10020"] == FieldInfo("customfield_10020", "Sprint", True, "array")
+    story_points = by_id["customfield_10016"]
+    assert (story_points.id, story_points.name, story_points.custom, story_points.schema_type) == ("customfield_10016", "Story Points", True, "number")
+    assert story_points.schema["custom"] == "com.atlassian.jira.plugin.system.customfieldtypes:float"
+    sprint = by_id["customfield_10020"]
+    assert (sprint.name, sprint.custom, sprint.schema_type) == ("Sprint", True, "array")
+    assert sprint.schema == {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020}
     assert by_id["summary"].name == "Summary" and by_id["status"].name == "Status" and by_id["key"].name == "Key"
-    assert by_id["assignee"] == FieldInfo("assignee", "Assignee", False, "user")
+    assert by_id["assignee"] == FieldInfo("assignee", "Assignee", False, "user", {"type": "user", "system": "assignee"})
     issue_fields = set(sample.dataset().issues[0]["fields"]) | {"parent"}
     assert set(by_id) - {"key"} == issue_fields
 

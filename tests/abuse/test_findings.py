@@ -202,3 +202,25 @@ def test_the_sign_in_page_has_the_policy(db):
 def test_the_apis_description_is_not_marked_private(people):
     response = _as(people["viewer"]).get("/api/automation/v1/schema/?format=json")
     assert "private" not in response.get("Cache-Control", "")
+
+
+def test_a_sign_in_with_a_huge_user_name_gets_the_sign_in_page_back(db):
+    # Found on PostgreSQL: axes recorded the attempt's user name uncut (a 255-character column).
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "x" * 10_000, "password": "nope"})
+    assert response.status_code == 200
+    assert "Your user name and password didn't match" in response.content.decode()
+    from axes.models import AccessAttempt
+
+    assert all(len(a.username) <= 150 for a in AccessAttempt.objects.all())
+
+
+@pytest.mark.parametrize("key", ["\x00", "x" * 33, "no spaces"])
+def test_a_backup_of_something_that_is_no_space_key_is_refused_before_any_query(db, key):
+    from automation import backup_runs
+    from automation.backup import BackupError
+    from automation.models import BackupRun
+
+    with pytest.raises(BackupError, match="is not a space key"):
+        backup_runs.start_backup([key], via=AutomationEvent.Via.API)
+    assert not BackupRun.objects.exists()
