@@ -4,7 +4,10 @@ One two-level snapshot of a mixed set of real-shaped issues (every common field 
 and Data Center forms, varied values, plain issues, empty and odd values) is taken through
 ``take()``; its stored rows, index rows (as the database holds them, unparsed) and chart
 counts are compared with digests recorded from the write path before issue 12's speed-up
-(``macros/tests/data/write_path_golden.json``). Regenerate only on purpose::
+(``macros/tests/data/write_path_golden.json``), with its two caches of rendered values
+switched off: they took two values with one ``self``/``id`` (a cascading select's parent
+option with another child; a priority or a vote count whose ``self`` is "…") for one, so
+the reference is each value rendered afresh. Regenerate only on purpose::
 
     WRITE_PATH_GOLDEN=record .venv/bin/python -m pytest -q macros/tests/test_write_path_golden.py
 """
