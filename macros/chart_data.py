@@ -28,7 +28,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.timezone import localtime
 
 from macros.fieldtypes import renderer_for
-from macros.fieldtypes.memo import remembered
+from macros.fieldtypes.memo import UNKEYED, remembered
 from macros.fieldtypes.renderers import Duration
 from macros.models import Macro, Snapshot, Sticker
 
@@ -134,15 +134,19 @@ class ChartTally:
         # Per column: its labels and its number per distinct value (macros.fieldtypes.memo).
         self.label_memos: dict[str, dict] = {f: {} for f in self.groups}
         self.number_memos: dict[str, dict] = {f: {} for f in self.summable}
+        self._labellers = {f: functools.partial(self._labels_of, f) for f in self.groups}
 
-    def add(self, issue: dict, category: str) -> None:
+    def add(self, issue: dict, category: str, keys: dict | None = None) -> None:
+        """Count one issue; ``keys``: its fields' ``value_keys``, when the writer has them already."""
         numbers: dict[str, float] = {}
         fields = issue.get("fields") or {}
+        known = keys or {}
         for field_id in self._summing:
             value = fields.get(field_id)
             if value is None or value == "":
                 continue
-            number = remembered(self.number_memos[field_id], value, self.renderers[field_id].number)
+            number = remembered(self.number_memos[field_id], value, self.renderers[field_id].number,
+                                known.get(field_id, UNKEYED))
             if number is None:
                 self.not_numbers.add(field_id)
                 self._summing = [f for f in self._summing if f != field_id]
@@ -153,7 +157,9 @@ class ChartTally:
         for field_id, groups in self.groups.items():
             if groups is None:
                 continue
-            for label in self._labels(issue, field_id):
+            value = fields.get(field_id)
+            for label in remembered(self.label_memos[field_id], value, self._labellers[field_id],
+                                    known.get(field_id, UNKEYED)):
                 group = groups.get(label)
                 if group is None:
                     if len(groups) >= MAX_GROUPS:
@@ -165,10 +171,6 @@ class ChartTally:
                 group.count += 1
                 for number_field, number in numbers.items():
                     group.sums[number_field] = group.sums.get(number_field, 0) + number
-
-    def _labels(self, issue: dict, field_id: str) -> list[str]:
-        value = field_value(issue, field_id)
-        return remembered(self.label_memos[field_id], value, functools.partial(self._labels_of, field_id))
 
     def _labels_of(self, field_id: str, value: Any) -> list[str]:
         """The groups a value counts in (never changed: a list may be remembered for the next issue)."""

@@ -34,7 +34,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from macros.fieldtypes import cell_value, formats, renderer_for
-from macros.fieldtypes.memo import remembered
+from macros.fieldtypes.memo import UNKEYED, remembered
 from macros.fieldtypes.renderers import Date, DateTime
 from macros.models import Snapshot, SnapshotRow, SnapshotRowIndex, TableDefaults
 from macros.rendering import status_category_key
@@ -155,7 +155,8 @@ class RowIndexer:
         self.date_format = TableDefaults.load().date_format
         self.roots: dict[int, int] = {}  # position -> level-1 ancestor, for rows that may have children
         # Per level and column: (text, sort key, number) per distinct value (macros.fieldtypes.memo).
-        self.memos: list[dict[str, dict]] = [{field_id: {} for field_id, _ in level} for level in self.renderers]
+        self.cells = [[(field_id, renderer, {}, functools.partial(self.cell, renderer)) for field_id, renderer in level]
+                      for level in self.renderers]
         self.pending: list[tuple] = []
 
     def write(self, rows: Iterable[SnapshotRow]) -> None:
@@ -163,9 +164,12 @@ class RowIndexer:
         for r in rows:
             self.add(r.position, r.level, r.parent_position, r.data)
 
-    def add(self, position: int, level: int, parent: int | None, issue: dict) -> None:
-        """Index one issue as it is stored; written out a thousand at a time (fewer commits)."""
-        self.pending.append(self.values(position, level, parent, issue))
+    def add(self, position: int, level: int, parent: int | None, issue: dict, keys: dict | None = None) -> None:
+        """Index one issue as it is stored; written out a thousand at a time (fewer commits).
+
+        ``keys``: its fields' ``value_keys``, when the writer worked them out for the charts too.
+        """
+        self.pending.append(self.values(position, level, parent, issue, keys))
         if len(self.pending) >= FLUSH_EVERY:
             self.flush()
 
@@ -175,20 +179,22 @@ class RowIndexer:
             _copy_index_rows(self.pending)
             self.pending = []
 
-    def values(self, position: int, level: int, parent: int | None, issue: dict) -> tuple:
-        at = min(level, len(self.renderers)) - 1
-        memos = self.memos[at]
+    def field_ids(self, level: int) -> list[str]:
+        return [field_id for field_id, _ in self.renderers[min(level, len(self.renderers)) - 1] if field_id != "key"]
+
+    def values(self, position: int, level: int, parent: int | None, issue: dict, keys: dict | None = None) -> tuple:
+        known = keys or {}
         values = issue.get("fields") or {}
         key_text = issue.get("key", "")
         texts, keys, numbers = [key_text], {}, {}
-        for field_id, renderer in self.renderers[at]:
+        for field_id, renderer, memo, cell in self.cells[min(level, len(self.cells)) - 1]:
             if field_id == "key":
                 keys["key"] = _stored_key(renderer.sort_key(key_text))
                 continue
             value = values.get(field_id)
             if value is None or value == "" or value == []:
                 continue
-            text, key, number = remembered(memos[field_id], value, functools.partial(self.cell, renderer))
+            text, key, number = remembered(memo, value, cell, known.get(field_id, UNKEYED))
             if number is not None:
                 numbers[field_id] = number
             if text:

@@ -10,7 +10,7 @@ standing for it: a cascading select's parent option is one ``id`` whatever its c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -18,6 +18,7 @@ import orjson
 T = TypeVar("T")
 LIMIT = 4096  # distinct values kept per column; past it (dates, summaries) a value is rendered each time
 _MISSING = object()
+UNKEYED = object()  # no key worked out yet (None is a key: "not cached")
 
 
 def value_key(value: Any) -> Hashable | None:
@@ -39,9 +40,19 @@ def value_key(value: Any) -> Hashable | None:
     return key
 
 
-def remembered(memo: dict, value: Any, work: Callable[[Any], T]) -> T:
-    """``work(value)``, from ``memo`` when this very value was worked out before."""
-    key = value_key(value)
+def value_keys(fields: dict, field_ids: Iterable[str]) -> dict[str, Hashable | None]:
+    """Each field's ``value_key``, worked out once per issue for all that render its values."""
+    get = fields.get
+    return {field_id: value_key(get(field_id)) for field_id in field_ids}
+
+
+def remembered(memo: dict, value: Any, work: Callable[[Any], T], key: Any = UNKEYED) -> T:
+    """``work(value)``, from ``memo`` when this very value was worked out before.
+
+    ``key``: the value's ``value_key`` when the caller has it already.
+    """
+    if key is UNKEYED:
+        key = value_key(value)
     if key is None:
         return work(value)
     found = memo.get(key, _MISSING)
