@@ -129,3 +129,17 @@ def test_the_stored_snapshot_is_what_it_was_before_the_speed_up(monkeypatch, spa
     assert stored["counts"] == golden["counts"]
     assert stored["group_counts"] == golden["group_counts"]
     assert stored == golden
+
+
+def test_values_that_read_differently_never_share_a_cache_entry():
+    from macros.fieldtypes.memo import remembered, value_key
+
+    alike = [1, 1.0, True, "1", None, float("nan"), [1], [True], {"a": None}, {"a": float("nan")}, {"a": float("inf")},
+             {"value": "EMEA", "id": "1", "child": {"value": "Germany"}},
+             {"value": "EMEA", "id": "1", "child": {"value": "France"}}]
+    keys = [value_key(v) for v in alike]
+    assert None not in keys and len(set(keys)) == len(alike)
+    assert value_key(float("nan")) is not None and value_key({"n": 2**70}) is None  # orjson cannot write it
+    memo: dict = {}
+    assert [remembered(memo, v, repr) for v in alike] == [repr(v) for v in alike]
+    assert remembered(memo, {"value": "EMEA", "id": "1", "child": {"value": "France"}}, str.upper) == repr(alike[-1])
