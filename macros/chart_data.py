@@ -17,6 +17,7 @@ whatever the snapshot's size.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.timezone import localtime
 
 from macros.fieldtypes import renderer_for
+from macros.fieldtypes.memo import UNKEYED, remembered
 from macros.fieldtypes.renderers import Duration
 from macros.models import Macro, Snapshot, Sticker
 
@@ -115,19 +117,6 @@ class _Group:
     category: str = ""  # for status groups: the status's category, for its colour
 
 
-# What a label can depend on, for the label cache: 50,000 issues hold a few dozen distinct
-# statuses, people and priorities, each a fresh dict from the JSON.
-_LABEL_KEYS = ("name", "value", "displayName", "key", "id", "accountId", "emailAddress")
-
-
-def _label_cache_key(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)):
-        return type(value), value
-    if isinstance(value, dict) and "fields" not in value and "type" not in value:
-        return tuple(map(value.get, _LABEL_KEYS))
-    return None  # rich text, linked issues: rendered each time
-
-
 class ChartTally:
     """Tallies a snapshot's level-1 issues for its charts, one issue at a time."""
 
@@ -142,16 +131,22 @@ class ChartTally:
         self.groups: dict[str, dict[str, _Group] | None] = {
             c["id"]: {} for c in self.columns if c["id"] not in UNGROUPED
         }
-        self.label_cache: dict[str, dict[Any, str]] = {f: {} for f in self.groups}
+        # Per column: its labels and its number per distinct value (macros.fieldtypes.memo).
+        self.label_memos: dict[str, dict] = {f: {} for f in self.groups}
+        self.number_memos: dict[str, dict] = {f: {} for f in self.summable}
+        self._labellers = {f: functools.partial(self._labels_of, f) for f in self.groups}
 
-    def add(self, issue: dict, category: str) -> None:
+    def add(self, issue: dict, category: str, keys: dict | None = None) -> None:
+        """Count one issue; ``keys``: its fields' ``value_keys``, when the writer has them already."""
         numbers: dict[str, float] = {}
         fields = issue.get("fields") or {}
+        known = keys or {}
         for field_id in self._summing:
             value = fields.get(field_id)
             if value is None or value == "":
                 continue
-            number = self.renderers[field_id].number(value)
+            number = remembered(self.number_memos[field_id], value, self.renderers[field_id].number,
+                                known.get(field_id, UNKEYED))
             if number is None:
                 self.not_numbers.add(field_id)
                 self._summing = [f for f in self._summing if f != field_id]
@@ -162,7 +157,9 @@ class ChartTally:
         for field_id, groups in self.groups.items():
             if groups is None:
                 continue
-            for label in self._labels(issue, field_id):
+            value = fields.get(field_id)
+            for label in remembered(self.label_memos[field_id], value, self._labellers[field_id],
+                                    known.get(field_id, UNKEYED)):
                 group = groups.get(label)
                 if group is None:
                     if len(groups) >= MAX_GROUPS:
@@ -175,29 +172,18 @@ class ChartTally:
                 for number_field, number in numbers.items():
                     group.sums[number_field] = group.sums.get(number_field, 0) + number
 
-    def _labels(self, issue: dict, field_id: str) -> list[str]:
-        value = field_value(issue, field_id)
+    def _labels_of(self, field_id: str, value: Any) -> list[str]:
+        """The groups a value counts in (never changed: a list may be remembered for the next issue)."""
         renderer = self.renderers[field_id]
-        cache = self.label_cache[field_id]
         if isinstance(value, list):
             # A multi-valued field (components, fix versions, labels): the issue counts
             # once in each of its values' groups.
-            labels = [self._label(cache, renderer, item, [item]) for item in value]
+            labels = [renderer.text([item]) for item in value]
             labels = [label for label in labels if label]
         else:
-            text = self._label(cache, renderer, value, value) if value is not None else ""
+            text = renderer.text(value) if value is not None else ""
             labels = [text] if text else []
         return labels or [NONE_LABELS.get(field_id, NONE_LABEL)]
-
-    @staticmethod
-    def _label(cache: dict, renderer: FieldRenderer, value: Any, shown: Any) -> str:
-        key = _label_cache_key(value)
-        if key is None:
-            return renderer.text(shown)
-        label = cache.get(key)
-        if label is None:
-            label = cache[key] = renderer.text(shown)
-        return label
 
     def summed_fields(self) -> set[str]:
         return {f for f in self.summable if self.sums[f] and f not in self.not_numbers}

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from macros import fieldlist
 from macros.chart_data import ChartTally
+from macros.fieldtypes.memo import value_keys
 from macros.fieldtypes.renderers import flat_text
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
@@ -291,16 +292,19 @@ class _RowWriter:
             self._expected = expected
         positions = self.level_positions.setdefault(depth, [])
         snapshot_id = self.snapshot.pk
+        field_ids = self.indexer.field_ids(depth)
         for issue in issues:
             self.position += 1
             key = issue.get("key", "")
             self._rows.append((snapshot_id, self.position, depth, parent, key, _to_json(issue)))
             positions.append((self.position, key))
-            self.indexer.add(self.position, depth, parent, issue)
+            # Each value's cache key, once for both the index and the chart counts.
+            keys = value_keys(issue.get("fields") or {}, field_ids)
+            self.indexer.add(self.position, depth, parent, issue, keys)
             if depth == 1:
                 category = _status_category(issue)
                 self.categories[category] += 1
-                self.charts.add(issue, category)
+                self.charts.add(issue, category, keys)
         self.level_counts[depth] += len(issues)
         if len(self._rows) >= self.FLUSH_ROWS:
             self.flush()

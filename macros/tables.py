@@ -34,6 +34,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from macros.fieldtypes import cell_value, formats, renderer_for
+from macros.fieldtypes.memo import UNKEYED, remembered
 from macros.fieldtypes.renderers import Date, DateTime
 from macros.models import Snapshot, SnapshotRow, SnapshotRowIndex, TableDefaults
 from macros.rendering import status_category_key
@@ -153,7 +154,9 @@ class RowIndexer:
         self.renderers = [[(c["id"], renderer_for(c)) for c in level] for level in columns_by_level]
         self.date_format = TableDefaults.load().date_format
         self.roots: dict[int, int] = {}  # position -> level-1 ancestor, for rows that may have children
-        self.memo: dict[tuple, tuple[str, str | None]] = {}
+        # Per level and column: (text, sort key, number) per distinct value (macros.fieldtypes.memo).
+        self.cells = [[(field_id, renderer, {}, functools.partial(self.cell, renderer)) for field_id, renderer in level]
+                      for level in self.renderers]
         self.pending: list[tuple] = []
 
     def write(self, rows: Iterable[SnapshotRow]) -> None:
@@ -161,9 +164,12 @@ class RowIndexer:
         for r in rows:
             self.add(r.position, r.level, r.parent_position, r.data)
 
-    def add(self, position: int, level: int, parent: int | None, issue: dict) -> None:
-        """Index one issue as it is stored; written out a thousand at a time (fewer commits)."""
-        self.pending.append(self.values(position, level, parent, issue))
+    def add(self, position: int, level: int, parent: int | None, issue: dict, keys: dict | None = None) -> None:
+        """Index one issue as it is stored; written out a thousand at a time (fewer commits).
+
+        ``keys``: its fields' ``value_keys``, when the writer worked them out for the charts too.
+        """
+        self.pending.append(self.values(position, level, parent, issue, keys))
         if len(self.pending) >= FLUSH_EVERY:
             self.flush()
 
@@ -173,31 +179,24 @@ class RowIndexer:
             _copy_index_rows(self.pending)
             self.pending = []
 
-    def values(self, position: int, level: int, parent: int | None, issue: dict) -> tuple:
-        columns = self.renderers[min(level, len(self.renderers)) - 1]
+    def field_ids(self, level: int) -> list[str]:
+        return [field_id for field_id, _ in self.renderers[min(level, len(self.renderers)) - 1] if field_id != "key"]
+
+    def values(self, position: int, level: int, parent: int | None, issue: dict, keys: dict | None = None) -> tuple:
+        known = keys or {}
         values = issue.get("fields") or {}
         key_text = issue.get("key", "")
         texts, keys, numbers = [key_text], {}, {}
-        for field_id, renderer in columns:
+        for field_id, renderer, memo, cell in self.cells[min(level, len(self.cells)) - 1]:
             if field_id == "key":
                 keys["key"] = _stored_key(renderer.sort_key(key_text))
                 continue
             value = values.get(field_id)
             if value is None or value == "" or value == []:
                 continue
-            number = _number(renderer, value)
+            text, key, number = remembered(memo, value, cell, known.get(field_id, UNKEYED))
             if number is not None:
                 numbers[field_id] = number
-            signature = _signature(field_id, value)
-            cached = self.memo.get(signature) if signature is not None else None
-            if cached is None:
-                dated = _dated(renderer, value, self.date_format)
-                cached = (renderer.text(value) if dated is None else dated, _stored_key(renderer.sort_key(value)))
-                if signature is not None:
-                    if len(self.memo) > 20_000:
-                        self.memo.clear()
-                    self.memo[signature] = cached
-            text, key = cached
             if text:
                 texts.append(text)
             if key is not None:
@@ -210,23 +209,11 @@ class RowIndexer:
             "\n".join(texts).lower(), orjson.dumps(keys).decode(), orjson.dumps(numbers).decode() if numbers else "{}",
         )
 
-
-def _signature(field_id: str, value) -> tuple | None:
-    """What identifies a repeated value (a status by its URL, a person by account), or None."""
-    if isinstance(value, dict):
-        ident = value.get("self") or value.get("accountId") or value.get("key") or value.get("id")
-        return (field_id, ident) if isinstance(ident, str) and ident else None
-    if isinstance(value, list) and len(value) < 20:
-        parts = []
-        for item in value:
-            if isinstance(item, str):
-                parts.append(item)
-            elif isinstance(item, dict) and isinstance(item.get("self") or item.get("id") or item.get("name"), str):
-                parts.append(item.get("self") or item.get("id") or item.get("name"))
-            else:
-                return None
-        return (field_id, "list", *parts)
-    return None
+    def cell(self, renderer, value) -> tuple[str, str | None, float | None]:
+        """One value's (shown text, stored sort key, number): the one place they are worked out."""
+        dated = _dated(renderer, value, self.date_format)
+        text = renderer.text(value) if dated is None else dated
+        return text, _stored_key(renderer.sort_key(value)), _number(renderer, value)
 
 
 FLUSH_EVERY = 1000
