@@ -91,16 +91,34 @@ def _stored(snapshot_id: int) -> dict:
         index = cursor.fetchall()
         cursor.execute("SELECT counts, group_counts, issue_count, columns FROM macros_snapshot WHERE id = %s", [snapshot_id])
         counts, groups, issue_count, columns = cursor.fetchone()
-    digest = lambda row: hashlib.sha256(json.dumps(list(row), ensure_ascii=False).encode()).hexdigest()[:20]  # noqa: E731
+    digest = lambda row: hashlib.sha256(json.dumps([_canonical(v) for v in row], ensure_ascii=False).encode()).hexdigest()[:20]  # noqa: E731
     return {
         "rows": [digest(r) for r in rows],
         "index": [digest(r) for r in index],
-        "counts": json.loads(counts),
-        "group_counts": json.loads(groups),
+        "counts": _parsed(counts),
+        "group_counts": _parsed(groups),
         "issue_count": issue_count,
         "columns": digest([columns]),
-        "counts_as_stored": digest([counts, groups]),  # the order of the groups too
+        # SQLite keeps the JSON as written: the order of the groups shows there, jsonb keeps none.
+        **({"counts_as_stored": digest([json.dumps([counts, groups])])} if connection.vendor == "sqlite" else {}),
     }
+
+
+def _parsed(value):
+    # SQLite hands JSON columns back as their text, PostgreSQL (jsonb) as parsed values.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _canonical(value):
+    """A column's value with JSON in one spelling: jsonb keeps no key order, SQLite's text does."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
 
 
 def test_the_stored_snapshot_is_what_it_was_before_the_speed_up(monkeypatch, space, people):
@@ -128,6 +146,8 @@ def test_the_stored_snapshot_is_what_it_was_before_the_speed_up(monkeypatch, spa
     assert stored["rows"] == golden["rows"]
     assert stored["counts"] == golden["counts"]
     assert stored["group_counts"] == golden["group_counts"]
+    if "counts_as_stored" not in stored:
+        golden.pop("counts_as_stored")
     assert stored == golden
 
 
