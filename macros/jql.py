@@ -133,6 +133,18 @@ def tokenize(jql: str) -> list[Token]:
     return tokens
 
 
+def order_by_at(tokens: list[Token]) -> int | None:
+    """The index of the top-level ``ORDER`` of ``ORDER BY`` in ``tokens``, or None."""
+    depth = 0
+    for i, token in enumerate(tokens):
+        depth += token.kind == "("
+        depth -= token.kind == ")"
+        if (depth == 0 and token.kind == "word" and token.text.lower() == "order"
+                and i + 1 < len(tokens) and tokens[i + 1].kind == "word" and tokens[i + 1].text.lower() == "by"):
+            return i
+    return None
+
+
 def _read_string(jql: str, start: int, tokens: list[Token]) -> int:
     quote, i, out = jql[start], start + 1, []
     while i < len(jql):

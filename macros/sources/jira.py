@@ -751,6 +751,23 @@ class _JiraSource(Source):
         return body["issues"]
 
 
+def _unseen(issues: list, seen: set[str]) -> list:
+    """The issues not returned before (by id, else key), remembering them in ``seen``.
+
+    Data Center's offsets shift when issues change while a search is read: an issue can
+    come twice, and must be stored once.
+    """
+    fresh = []
+    for issue in issues:
+        ident = str(issue.get("id") or issue.get("key") or "") if isinstance(issue, dict) else ""
+        if ident and ident in seen:
+            continue
+        if ident:
+            seen.add(ident)
+        fresh.append(issue)
+    return fresh
+
+
 def _field_list(fields: list[str]) -> list[str]:
     names = list(dict.fromkeys(f for f in fields if f))
     return names or ["summary"]
@@ -976,18 +993,7 @@ class JiraDataCenter(_JiraSource):
                 and answer_max > 0
             ):
                 max_results = answer_max  # servers cap the page size (1000 by default)
-            fresh = []
-            for issue in issues:
-                ident = (
-                    str(issue.get("id") or issue.get("key") or "")
-                    if isinstance(issue, dict)
-                    else ""
-                )
-                if ident and ident in seen_ids:
-                    continue
-                if ident:
-                    seen_ids.add(ident)
-                fresh.append(issue)
+            fresh = _unseen(issues, seen_ids)
             if fresh or first:
                 yield ResultPage(fresh, total)
             first = False
@@ -1047,14 +1053,7 @@ class JiraDataCenter(_JiraSource):
                 issues = self._issues(answer)
                 total = _int(answer.get("total"), total)
                 size = _int(answer.get("maxResults")) or size  # servers cap the page size
-                fresh = []
-                for issue in issues:
-                    ident = str(issue.get("id") or issue.get("key") or "") if isinstance(issue, dict) else ""
-                    if ident and ident in seen:
-                        continue
-                    if ident:
-                        seen.add(ident)
-                    fresh.append(issue)
+                fresh = _unseen(issues, seen)
                 if fresh or first:
                     yield ResultPage(fresh, total)
                 first = False
@@ -1148,24 +1147,20 @@ def _int(value: Any, default: int | None = None) -> int | None:
 
 def _id_ordered(jql: str) -> tuple[str, str | None]:
     """``(the query without its ORDER BY, "ASC"/"DESC")`` when it is in key or id order (or none)."""
-    from macros.jql import tokenize
+    from macros.jql import order_by_at, tokenize
 
     try:
         tokens = tokenize(jql)
     except SourceError:
         return jql, None
-    depth = 0
-    for i, token in enumerate(tokens):
-        depth += token.kind == "("
-        depth -= token.kind == ")"
-        if (depth == 0 and token.kind == "word" and token.text.lower() == "order"
-                and tokens[i + 1].kind == "word" and tokens[i + 1].text.lower() == "by"):
-            rest = [t.text.lower() for t in tokens[i + 2 : -1]]
-            where = jql[: token.pos].strip()
-            if rest[:1] and rest[0] in ("key", "issuekey", "id") and rest[1:] in ([], ["asc"], ["desc"]):
-                return where, "DESC" if rest[1:] == ["desc"] else "ASC"
-            return where, None
-    return jql.strip(), "ASC"
+    i = order_by_at(tokens)
+    if i is None:
+        return jql.strip(), "ASC"
+    rest = [t.text.lower() for t in tokens[i + 2 : -1]]
+    where = jql[: tokens[i].pos].strip()
+    if rest[:1] and rest[0] in ("key", "issuekey", "id") and rest[1:] in ([], ["asc"], ["desc"]):
+        return where, "DESC" if rest[1:] == ["desc"] else "ASC"
+    return where, None
 
 
 # --------------------------------------------------------------------------------------

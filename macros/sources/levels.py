@@ -84,7 +84,7 @@ def _reader_for(field: str, names: dict[str, str]) -> tuple[str | None, Callable
 
 def plan_batches(template: str, names: dict[str, str]) -> BatchPlan | None:
     """A plan to ask ``template`` for many parents at once, or None when that is not provably the same."""
-    from macros.jql import tokenize
+    from macros.jql import order_by_at, tokenize
 
     if template.count("$key") != 1:
         return None
@@ -93,15 +93,8 @@ def plan_batches(template: str, names: dict[str, str]) -> BatchPlan | None:
         tokens = tokenize(text)
     except JqlError:
         return None
-    where_end = len(tokens) - 1
-    depth = 0
-    for i, token in enumerate(tokens):
-        depth += token.kind == "("
-        depth -= token.kind == ")"
-        if (depth == 0 and token.kind == "word" and token.text.lower() == "order"
-                and tokens[i + 1].kind == "word" and tokens[i + 1].text.lower() == "by"):
-            where_end = i
-            break
+    order_at = order_by_at(tokens)
+    where_end = len(tokens) - 1 if order_at is None else order_at
     at = next((i for i, t in enumerate(tokens) if t.kind in ("word", "string") and t.text == PLACEHOLDER), None)
     if at is None or at >= where_end:
         return None
