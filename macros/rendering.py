@@ -1,16 +1,9 @@
-"""Turning Jira's issue JSON into table cells and page bodies into safe HTML."""
+"""Page bodies into safe HTML (table cells: ``macros.fieldtypes``)."""
 
 from __future__ import annotations
 
 import markdown
 import nh3
-
-
-def cell_text(issue: dict, field_id: str) -> str:
-    """The text a Jira table shows for one field of one issue (see ``macros.fieldtypes``)."""
-    from macros.fieldtypes import cell_text as text
-
-    return text(issue, {"id": field_id})
 
 
 def status_category_key(issue: dict) -> str:
