@@ -7,7 +7,7 @@ DEMO_PASSWORD ?= snapshots-demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test screenshots bench lint browser migrate reliability reliability-db-restart wrk
+.PHONY: install run test screenshots bench lint browser migrate reliability reliability-db-restart wrk mutation mutation-sample
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
 
+# Every test but the reliability ones (skipped here: `make reliability` runs them).
+# PYTEST_ARGS adds options, e.g. CI's minimum counts (tests/ci_counts.py).
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Refresh the README's pictures: the browser tests save their screenshots into docs/.
 screenshots: install browser
@@ -52,18 +54,29 @@ screenshots: install browser
 # Q_CLUSTER_NAME keeps their queue and cache keys apart from anything else on that Redis.
 RELIABILITY_TESTS ?= tests/reliability
 reliability: install
-	SNAPSHOTS_RELIABILITY=1 Q_CLUSTER_NAME=$${Q_CLUSTER_NAME:-snapshots-test-$$$$} $(PY) -m pytest -q $(RELIABILITY_TESTS)
+	SNAPSHOTS_RELIABILITY=1 Q_CLUSTER_NAME=$${Q_CLUSTER_NAME:-snapshots-test-$$$$} $(PY) -m pytest -q $(PYTEST_ARGS) $(RELIABILITY_TESTS)
 
 # Stops and starts the machine's PostgreSQL (a few seconds): only on a machine of your own.
 reliability-db-restart: install
 	SNAPSHOTS_RELIABILITY=1 SNAPSHOTS_DB_RESTART=1 Q_CLUSTER_NAME=$${Q_CLUSTER_NAME:-snapshots-test-$$$$} \
-	  $(PY) -m pytest -q tests/reliability/test_database_restart.py
+	  $(PY) -m pytest -q $(PYTEST_ARGS) tests/reliability/test_database_restart.py
 
 # The load benchmarks drive wrk (Debian's package).
 wrk:
 	@command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q wrk; \
 	  else sudo apt-get update -q && sudo apt-get install -y -q wrk; fi; }
+
+# Mutation testing of the core (setup.cfg's [mutmut] names the modules) with the fast tests;
+# an hour or more on two cores. The score per module: docs/mutation.md, tests/mutation_score.py.
+mutation: install
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $${MUTATION_CHILDREN:-2} || true
+	$(PY) tests/mutation_score.py
+
+# CI's sample: about 30 mutants picked at random (a seed of the run), each must be killed.
+mutation-sample: install
+	$(PY) tests/mutation_score.py --sample $${MUTATION_SAMPLE:-30}
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -13,6 +13,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -32,9 +33,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation import audit, calls, keys
+from automation import audit, calls, keys, waiting
 from automation.calls import CallTarget, GlobalGrant, KeyGrant
-from automation.models import GlobalKey, MacroAutomation, MacroKey
+from automation.models import GlobalKey, MacroKey
 from automation.serializers import (
     ErrorSerializer,
     JobStatusSerializer,
@@ -42,9 +43,10 @@ from automation.serializers import (
 )
 from automation.service import site_automation_enabled
 from automation.throttles import (
-    AcceptedCallsThrottle,
-    RefusedAttemptsThrottle,
-    StatusCallsThrottle,
+    STATUS_SCOPE,
+    TRIGGER_SCOPE,
+    RefusedAttemptsGuard,
+    key_calls,
     retry_after,
 )
 from macros import space_switch
@@ -53,8 +55,6 @@ from macros.snapshots import request_snapshot
 
 MAX_BODY = settings.AUTOMATION_MAX_BODY
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# Refusals that look like probing; too many from one network trip the guard.
-PROBING_CODES = frozenset({"not_found", "missing_api_key", "invalid_api_key", "api_key_expired"})
 
 
 # --- Refusals ---------------------------------------------------------------------------
@@ -197,15 +197,16 @@ class AutomationAPIView(APIView):
             raise MethodNotAllowed(request.method, self.method)
         super().initial(request, *args, **kwargs)
         _check_body_size(request)
+        self.wait = waiting.requested_wait(request._request.GET)
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         code = response.data.get("code") if isinstance(response.data, dict) else None
         if code:
-            self._count_refusal(code)
+            self._audit_refusal(code)
         return response
 
-    def _count_refusal(self, code: str) -> None:
+    def _audit_refusal(self, code: str) -> None:
         request = self.request
         key, target = self.refusal.key, self.refusal.target
         audit.record_refusal(
@@ -216,19 +217,35 @@ class AutomationAPIView(APIView):
             key_kind=key.kind if key is not None else "",
             key_lookup=key.lookup_id if key is not None else "",
         )
-        if code in PROBING_CODES:
-            RefusedAttemptsThrottle().record_refusal(request, self)
 
     # -- steps shared by the endpoints, in the contract's order --------------------------
 
-    def check_refused_attempts(self, request) -> None:
-        guard = RefusedAttemptsThrottle()
-        if not guard.allow_request(request, self):
-            raise Throttled(guard.wait(), "refused calls from this address")
+    def refuse(self, refusal: exceptions.APIException) -> NoReturn:
+        """Refuse a call that holds no valid key (an unknown id, no key, a wrong key).
 
-    def check_accepted_calls(self, throttle: AcceptedCallsThrottle, request) -> None:
-        if not throttle.allow_request(request, self):
-            raise Throttled(throttle.wait(), "calls with this API key")
+        Only these refusals count towards the refused-attempts guard, and only they
+        consult it: a client over its limit gets 429 whatever it asked for, so a
+        published page and an unknown id answer alike. A valid key never gets here.
+        """
+        guard = RefusedAttemptsGuard(self.request)
+        wait = guard.wait()
+        if wait is not None:
+            raise Throttled(wait, "refused calls from this address")
+        guard.record()
+        raise refusal
+
+    def refuse_without_key(self, target_found: bool, presented: keys.PresentedKey | None, not_found: str) -> NoReturn:
+        """The contract's order among refusals that hold no valid key: 404, then 401."""
+        if not target_found:
+            self.refuse(NotFound(not_found))
+        if presented is None:
+            self.refuse(MissingApiKey())
+        self.refuse(InvalidApiKey())
+
+    def check_accepted_calls(self, scope: str, key_lookup: str) -> None:
+        wait = key_calls.wait(scope, key_lookup)
+        if wait is not None:
+            raise Throttled(wait, "calls with this API key")
 
 
 def _check_body_size(request) -> None:
@@ -264,32 +281,43 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
     return uuid.UUID(value) if _UUID.match(value) else None
 
 
-def _check_key(grant: KeyGrant | None, presented: keys.PresentedKey, target: CallTarget) -> None:
-    if grant is None or grant.target.macro_pk != target.macro_pk:
-        # Hash anyway, so that an unknown, revoked or other macro's key takes as long to
-        # refuse as a wrong secret: the answer and its timing are the same for all.
+def valid_macro_key(grant: KeyGrant | None, presented: keys.PresentedKey | None, target: CallTarget | None) -> bool:
+    """Whether ``presented`` is the target macro's active key.
+
+    Every presented key costs one hash check: an unknown, revoked or other macro's key
+    (or an unknown macro) is checked against a dummy hash, so it takes as long to refuse
+    as a wrong secret.
+    """
+    if presented is None:
+        return False
+    if grant is None or target is None or grant.target.macro_pk != target.macro_pk:
         keys.check(keys.DUMMY_HASH, presented)
-        raise InvalidApiKey()
+        return False
     if not keys.check(grant.hash, presented):
-        raise InvalidApiKey()
+        return False
     if keys.needs_rehash(grant.hash):
         MacroKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))
+    return True
 
 
-def check_global_key(grant: GlobalGrant | None, presented: keys.PresentedKey) -> GlobalGrant:
-    """401 unless ``presented`` is the active global key and not past its expiry.
-
-    Expiry is told only to a caller who holds the right secret.
-    """
+def valid_global_key(grant: GlobalGrant | None, presented: keys.PresentedKey | None) -> bool:
+    """Whether ``presented`` is the active global key (expired or not: see ``check_expiry``)."""
+    if presented is None:
+        return False
     if grant is None:
         keys.check(keys.DUMMY_HASH, presented)  # same cost as a wrong secret
-        raise InvalidApiKey()
+        return False
     if not keys.check(grant.hash, presented):
-        raise InvalidApiKey()
-    if grant.expires_at <= timezone.now():
-        raise ApiKeyExpired(grant.expires_at)
+        return False
     if keys.needs_rehash(grant.hash):
         GlobalKey.objects.filter(pk=grant.pk).update(hash=keys.make_hash(presented.raw))
+    return True
+
+
+def check_expiry(grant: GlobalGrant) -> GlobalGrant:
+    """401 for a global key past its expiry: told only to a caller who holds its secret."""
+    if grant.expires_at <= timezone.now():
+        raise ApiKeyExpired(grant.expires_at)
     return grant
 
 
@@ -306,7 +334,7 @@ def accepted_job(job_id, job_status: str, public_id, page_id: int, coalesced: bo
 
 
 def queue_for_key(target: CallTarget, key_kind: str, key_lookup: str, address: str | None) -> dict:
-    """Queue (or join) a snapshot of the target for an accepted key, audit it, and answer its body."""
+    """Queue (or join) a snapshot of the target for an accepted key, count it, and answer its body."""
     if target.queued_job_id is not None:
         # The lookup already found the queued job: join it without another query.
         job_id, job_status, coalesced = target.queued_job_id, SnapshotJob.Status.QUEUED.value, True
@@ -314,14 +342,9 @@ def queue_for_key(target: CallTarget, key_kind: str, key_lookup: str, address: s
         trigger = SnapshotJob.Trigger.GLOBAL_KEY if key_kind == keys.KeyKind.GLOBAL else SnapshotJob.Trigger.AUTOMATION
         job, coalesced = request_snapshot(target.macro(), trigger, key_lookup=key_lookup)
         job_id, job_status = job.pk, job.status
-    audit.record_trigger(
-        macro_id=target.macro_pk,
-        page_id=target.page_id,
-        key_kind=key_kind,
-        key_lookup=key_lookup,
-        address=address,
-        job_id=job_id,
-        coalesced=coalesced,
+    calls.call_counts.add(
+        target, key_kind=key_kind, key_lookup=key_lookup, address=address, job_id=job_id, coalesced=coalesced,
+        now=timezone.now(),
     )
     return accepted_job(job_id, job_status, target.public_id, target.page_id, coalesced)
 
@@ -331,7 +354,11 @@ def queue_with_global_key(target: CallTarget, grant: GlobalGrant, address: str |
     return queue_for_key(target, keys.KeyKind.GLOBAL, grant.lookup_id, address)
 
 
-def _check_live(target: CallTarget) -> None:
+def check_live(target: CallTarget) -> None:
+    """The one place that decides whether a macro's own automation is live (else 403).
+
+    What it reads comes with the call's single lookup (``calls.find_macro_call``).
+    """
     if not target.automation_enabled or not target.published or target.deleted:
         raise MacroAutomationDisabled()
     if target.live_since is None:
@@ -359,6 +386,14 @@ _ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="not_found: unknown or malformed id"),
     429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After): too many refused calls from this address, or too many calls with this key"),
 }
+WAIT_PARAMETER = OpenApiParameter(
+    "wait", OpenApiTypes.NUMBER, OpenApiParameter.QUERY, required=False,
+    description=(
+        "Seconds (0-60) to hold the answer until the job ends: a job that ended in time answers 200 with its "
+        "status (with `page_url` and `version_url`), otherwise the usual answer comes when the time runs out. "
+        "The site may hold it for less (its AUTOMATION_MAX_WAIT, 25 s by default). Anything else: 400 `invalid_wait`."
+    ),
+)
 _KEY_HEADER = OpenApiParameter(
     keys.HEADER, str, OpenApiParameter.HEADER, required=False,
     description="The macro's API key (`snap_…`) or the site's global key (`snapglobal_…`). `Authorization: Bearer <key>` works too.",
@@ -379,9 +414,10 @@ class TriggerMacroSnapshot(AutomationAPIView):
             "The site's global key works here too, on any macro of a published page, whether or not the "
             "macro's own automation is on; its snapshots are labelled “automation (global key)”."
         ),
-        parameters=[_KEY_HEADER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("macro_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The macro's id, as in its Web request URL.")],
         request=None,
         responses={
+            200: OpenApiResponse(JobStatusSerializer, description="With `?wait=`: the job ended in time; its status."),
             202: OpenApiResponse(TriggerAcceptedSerializer, description="Queued (or joined the queued job). `Location` is the status URL."),
             405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
             413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
@@ -413,31 +449,18 @@ class TriggerMacroSnapshot(AutomationAPIView):
         presented = keys.from_request(request)
         if presented is not None and presented.kind == keys.KeyKind.GLOBAL:
             return self.post_with_global_key(request, macro_uuid, presented)
-        grant = calls.find_key(presented)
-        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
-        if not site_on:
+        call = calls.find_macro_call(macro_uuid, presented)  # the call's one query
+        if not call.site_automation_enabled:
             raise SiteAutomationDisabled()
-        if grant is not None and grant.target.public_id == macro_uuid and not grant.target.deleted:
-            target = grant.target  # the common case: no second query
-        else:
-            target = calls.find_macro(macro_uuid)
+        target, grant = call.target, call.grant
         self.refusal.target = target
-        if target is None:
-            raise NotFound("There is no Snapshots macro with this id.")
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        _check_key(grant, presented, target)
+        if not valid_macro_key(grant, presented, target):
+            self.refuse_without_key(target is not None, presented, "There is no Snapshots macro with this id.")
         self.refusal.key = grant
-        _check_live(target)
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
-
+        check_live(target)
+        self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         body = queue_for_key(target, keys.KeyKind.MACRO, grant.lookup_id, audit.client_address(request))
-        now = timezone.now()
-        if target.last_called_at is None or (now - target.last_called_at).total_seconds() >= 60:
-            # To the minute: one write a minute at most, not one per call.
-            MacroAutomation.objects.filter(pk=target.automation_pk).update(last_called_at=now)
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+        return self.accepted(body)
 
     def post_with_global_key(self, request, macro_uuid: uuid.UUID | None, presented: keys.PresentedKey) -> Response:
         """The global key works on any published macro, whatever its own automation switch says."""
@@ -447,17 +470,26 @@ class TriggerMacroSnapshot(AutomationAPIView):
             raise SiteAutomationDisabled()
         target = calls.find_macro_with_queued_job(macro_uuid)
         self.refusal.target = target
+        if not valid_global_key(grant, presented):
+            self.refuse_without_key(target is not None, presented, "There is no Snapshots macro with this id.")
+        self.refusal.key = check_expiry(grant)
         if target is None:
             raise NotFound("There is no Snapshots macro with this id.")
-        self.check_refused_attempts(request)
-        self.refusal.key = check_global_key(grant, presented)
         if not target.published:
             raise MacroAutomationDisabled(MacroAutomationDisabled.unpublished_detail)
         if not target.space_enabled:
             raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+        self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         body = queue_with_global_key(target, grant, audit.client_address(request))
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+        return self.accepted(body)
+
+    def accepted(self, body: dict) -> Response:
+        """202 with the job, or, with ``?wait=`` and the job ended in time, 200 with its status."""
+        headers = {"Location": body["status_url"]}
+        ended = waiting.wait_for_jobs([uuid.UUID(body["job"])], self.wait)
+        if ended is not None:
+            return Response(job_status_body(next(iter(ended.values()))), headers=headers)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class JobStatus(AutomationAPIView):
@@ -472,7 +504,7 @@ class JobStatus(AutomationAPIView):
             "joined a job someone else started), or with the global key, which reads any job. "
             "`snapshot` is set once the job succeeded; `progress` while it runs."
         ),
-        parameters=[_KEY_HEADER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The job's id, from the trigger's answer.")],
         responses={200: OpenApiResponse(JobStatusSerializer, description="The job's status."), 405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: GET`)"), **_ERRORS},
         examples=[
             OpenApiExample(
@@ -496,41 +528,40 @@ class JobStatus(AutomationAPIView):
         presented = keys.from_request(request)
         global_key = presented is not None and presented.kind == keys.KeyKind.GLOBAL
         grant = calls.find_global_key(presented) if global_key else calls.find_key(presented)
-        site_on = grant.site_automation_enabled if grant is not None else site_automation_enabled()
+        site_on = grant.site_automation_enabled if global_key and grant is not None else site_automation_enabled()
         if not site_on:
             raise SiteAutomationDisabled()
         job = (
-            SnapshotJob.objects.select_related("macro", "snapshot").filter(pk=job_uuid, macro__deleted_at__isnull=True).first()
+            SnapshotJob.objects.select_related("macro__automation", "snapshot__page_version").filter(pk=job_uuid, macro__deleted_at__isnull=True).first()
             if job_uuid is not None
             else None
         )
+        target = calls.target_of(job.macro) if job is not None else None
+        self.refusal.target = target
+        if global_key:
+            if not valid_global_key(grant, presented):
+                self.refuse_without_key(job is not None, presented, "There is no snapshot job with this id.")
+            # The global key reads any job, whatever its macro's own switch says.
+            self.refusal.key = check_expiry(grant)
+        else:
+            if not valid_macro_key(grant, presented, target):
+                self.refuse_without_key(job is not None, presented, "There is no snapshot job with this id.")
+            self.refusal.key = grant
+            check_live(target)
         if job is None:
             raise NotFound("There is no snapshot job with this id.")
-        if global_key:
-            target = calls.target_of(job.macro)
-        else:
-            target = grant.target if grant is not None and grant.target.macro_pk == job.macro_id else calls.target_of(job.macro)
-        self.refusal.target = target
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        if global_key:
-            # The global key reads any job, whatever its macro's own switch says.
-            self.refusal.key = check_global_key(grant, presented)
-            self.check_accepted_calls(StatusCallsThrottle(grant.lookup_id), request)
-            return Response(job_status_body(job))
-        _check_key(grant, presented, target)
-        self.refusal.key = grant
-        _check_live(target)
-        self.check_accepted_calls(StatusCallsThrottle(grant.lookup_id), request)
+        self.check_accepted_calls(STATUS_SCOPE, grant.lookup_id)
+        if job.status not in waiting.FINISHED:
+            job = (waiting.wait_for_jobs([job.pk], self.wait) or {}).get(job.pk, job)
         return Response(job_status_body(job))
 
 
 def job_status_body(job: SnapshotJob) -> dict:
+    """The status of a job; once it has ended, also where to see the page and the version it made."""
     snapshot = getattr(job, "snapshot", None)
     if snapshot is not None and not snapshot.complete:
         snapshot = None
-    return {
+    body = {
         "job": str(job.pk),
         "status": job.status,
         "macro": str(job.macro.public_id),
@@ -540,6 +571,11 @@ def job_status_body(job: SnapshotJob) -> dict:
         "error": (job.error or None) if job.status == SnapshotJob.Status.FAILED else None,
         "progress": {"fetched": job.fetched, "expected": job.expected} if job.status == SnapshotJob.Status.RUNNING else None,
     }
+    if job.status in waiting.FINISHED:
+        version = getattr(snapshot, "page_version", None) if snapshot is not None else None
+        body["page_url"] = settings.SITE_URL + reverse("page", args=[job.macro.page_id])
+        body["version_url"] = settings.SITE_URL + version.get_absolute_url() if version is not None else None
+    return body
 
 
 def _iso(moment) -> str:

@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.settings import api_settings
 
 from automation.models import AutomationEvent
 from macros.models import Macro
@@ -29,16 +29,19 @@ def client_address(request: HttpRequest) -> str | None:
 
 
 def _client_address(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or X-Forwarded-For when proxies are declared.
+    """The caller's address: REMOTE_ADDR, or the forwarded address when proxies are declared.
 
-    DRF trusts X-Forwarded-For blindly when ``NUM_PROXIES`` is unset, which would let a
-    caller pick its own address and dodge the refused-attempts guard; here the header
-    counts only when REST_FRAMEWORK["NUM_PROXIES"] says how many proxies add to it.
+    A forwarded-address header is whatever the caller wrote into it, plus one hop per
+    proxy; trusting it without knowing how many proxies add to it would let a caller pick
+    its own address and dodge the refused-attempts guard and the sign-in lockout. So it
+    counts only when ``TRUSTED_PROXY_COUNT`` (from the environment) says how many of its
+    hops, from the right, our own proxies wrote. Sign-in throttling (django-axes) asks
+    this same function.
     """
     address = request.META.get("REMOTE_ADDR", "")
-    proxies = api_settings.NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if proxies and forwarded:
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get(settings.CLIENT_ADDRESS_META) if proxies else None
+    if forwarded:
         hops = [hop.strip() for hop in forwarded.split(",")]
         address = hops[-min(proxies, len(hops))]
     try:
@@ -132,9 +135,12 @@ _trigger_sql: dict[str, str] = {}
 
 
 def record_trigger(
-    *, macro_id: int, page_id: int, key_kind: str, key_lookup: str, address: str | None, job_id: uuid.UUID, coalesced: bool
+    *, macro_id: int, page_id: int, key_kind: str, key_lookup: str, address: str | None, job_id: uuid.UUID, coalesced: bool,
+    calls: int = 1,
 ) -> None:
-    """Count an accepted call in its (job, key, address) row, or start that row.
+    """Count ``calls`` accepted calls in their (job, key, address) row, or start that row.
+
+    ``automation.calls.CallCounts`` batches coalesced calls into one of these.
 
     Calls that join a queued job mostly find their row, so the hot path costs one small
     UPDATE rather than an INSERT into a table with several indexes; on SQLite, where two
@@ -149,16 +155,16 @@ def record_trigger(
     job = _JOB_ID.get_db_prep_value(job_id, connection)
     with connection.cursor() as cursor:
         if address is None:
-            cursor.execute(_trigger_sql["bump_no_address"], [now, job, key_lookup])
+            cursor.execute(_trigger_sql["bump_no_address"], [calls, now, job, key_lookup])
         else:
-            cursor.execute(_trigger_sql["bump"], [now, job, key_lookup, address])
+            cursor.execute(_trigger_sql["bump"], [calls, now, job, key_lookup, address])
         if cursor.rowcount:
             return
     with _relaxed_commit(), connection.cursor() as cursor:
         cursor.execute(
             _trigger_sql["insert"],
             [Kind.TRIGGERED.value, Via.API.value, macro_id, page_id, key_kind, key_lookup, address, job,
-             "coalesced" if coalesced else "queued", 1, now, now],
+             "coalesced" if coalesced else "queued", calls, now, now],
         )
 
 
@@ -175,7 +181,7 @@ def _prepare_trigger_sql() -> None:
         f"SELECT {col('id')} FROM {table}"
         f" WHERE {col('job_id')} = %s AND {col('kind')} = '{Kind.TRIGGERED.value}' AND {col('key_lookup')} = %s"
     )
-    bump = f"UPDATE {table} SET {col('count')} = {col('count')} + 1, {col('last_seen_at')} = %s"
+    bump = f"UPDATE {table} SET {col('count')} = {col('count')} + %s, {col('last_seen_at')} = %s"
     if connection.vendor == "postgresql":
         # _relaxed_commit in one statement (one round trip): the setting is local to this
         # statement's own transaction and is read when it commits.
@@ -208,3 +214,49 @@ def _relaxed_commit() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
+
+
+def record_trigger_batch(calls: dict[tuple, int], now) -> None:
+    """Count batches of coalesced calls: ``{(macro_id, page_id, key_kind, key_lookup, address, job_id): n}``.
+
+    One UPDATE for the whole batch (a batch spread over many keys would otherwise cost a
+    statement, and on PostgreSQL a round trip, per key); the rare call site that has no
+    row yet (the job was queued by another key or address) gets its own.
+    """
+    sites = list(calls.items())
+    for start in range(0, len(sites), 1000):
+        chunk = sites[start : start + 1000]
+        found = _bump_many(chunk, now)
+        for (macro_id, page_id, key_kind, key_lookup, address, job_id), n in chunk:
+            if (str(job_id), key_lookup, address) not in found:  # address: as client_address() gives it
+                record_trigger(macro_id=macro_id, page_id=page_id, key_kind=key_kind, key_lookup=key_lookup,
+                               address=address, job_id=job_id, coalesced=True, calls=n)
+
+
+def _bump_many(chunk: list[tuple[tuple, int]], now) -> set[tuple[str, str, str | None]]:
+    q = connection.ops.quote_name
+    table = q(AutomationEvent._meta.db_table)
+
+    def col(name: str) -> str:
+        return q(AutomationEvent._meta.get_field(name).column)
+
+    postgres = connection.vendor == "postgresql"
+    same_address = "IS NOT DISTINCT FROM v.addr::inet" if postgres else "IS v.addr"
+    job = "v.job::uuid" if postgres else "v.job"
+    at = connection.ops.adapt_datetimefield_value(now)
+    values, params = [], []
+    for (_, _, _, key_lookup, address, job_id), n in chunk:
+        values.append("(%s, %s, %s, %s)")
+        params += [_JOB_ID.get_db_prep_value(job_id, connection), key_lookup, address, n]
+    sql = (
+        f"WITH v(job, lookup, addr, n) AS (VALUES {', '.join(values)})"
+        f" UPDATE {table} SET {col('count')} = {col('count')} + v.n, {col('last_seen_at')} = %s FROM v"
+        f" WHERE {table}.{col('id')} = (SELECT e.{col('id')} FROM {table} e WHERE e.{col('job_id')} = {job}"
+        f" AND e.{col('kind')} = '{Kind.TRIGGERED.value}' AND e.{col('key_lookup')} = v.lookup"
+        f" AND e.{col('client_address')} {same_address} ORDER BY e.{col('id')} LIMIT 1)"
+        f" RETURNING {table}.{col('job_id')}, {table}.{col('key_lookup')}, {table}.{col('client_address')}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, at])
+        rows = cursor.fetchall()
+    return {(str(uuid.UUID(str(job_id))), key_lookup, None if address is None else str(address)) for job_id, key_lookup, address in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -171,6 +172,10 @@ class AutomationEvent(models.Model):
         GLOBAL_KEY_REVOKED = "global_key_revoked", "Global key revoked"
         OVERRIDE_ENABLED = "override_enabled", "Snapshot group override allowed"
         OVERRIDE_DISABLED = "override_disabled", "Snapshot group override turned off"
+        BACKUP_MADE = "backup_made", "Backup made"
+        BACKUP_RESTORED = "backup_restored", "Backup restored"
+        BACKUP_FAILED = "backup_failed", "Backup or restore failed"
+        BACKUP_DOWNLOADED = "backup_downloaded", "Backup downloaded"
 
     class Via(models.TextChoices):
         SCREEN = "screen", "Automation tab"
@@ -213,3 +218,77 @@ class AutomationEvent(models.Model):
     def __str__(self) -> str:
         suffix = f" ×{self.count}" if self.count > 1 else ""
         return f"{self.get_kind_display()}{suffix}"
+
+
+class SharedCounter(models.Model):
+    """A counter every process shares, for rate limits when the cache is not Redis.
+
+    ``automation.counters`` increments it with one atomic upsert; a row past
+    ``expires_at`` counts as absent and starts over on its next increment.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    value = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="shared_counters_by_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+class BackupRun(models.Model):
+    """One backup or restore, run as a django-q2 task on a worker (``automation.backup_runs``).
+
+    ``file_name`` is relative to ``settings.BACKUP_DIR``, which is never served by URL; a
+    pruned backup keeps its row with an empty ``file_name``.
+    """
+
+    class Kind(models.TextChoices):
+        BACKUP = "backup", "Backup"
+        RESTORE = "restore", "Restore"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    spaces = models.JSONField(null=True, blank=True, help_text="Space keys, or null for the whole site.")
+    dry_run = models.BooleanField(default=False)
+    file_name = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    via = models.CharField(max_length=16, choices=AutomationEvent.Via.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_lookup = models.CharField(max_length=16, blank=True, help_text="Lookup id of the global key that asked (never the key).")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def scope_label(self) -> str:
+        return "whole site" if self.spaces is None else ", ".join(self.spaces)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.rows_total:
+            return None
+        return min(100, self.rows_done * 100 // self.rows_total)

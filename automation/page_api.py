@@ -23,23 +23,25 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from automation import audit, calls, keys
+from automation import audit, calls, keys, waiting
 from automation.api import (
     _ERRORS,
     _KEY_HEADER,
     MAX_BODY,
+    WAIT_PARAMETER,
     AutomationAPIView,
     MacroAutomationDisabled,
     MethodNotAllowed,
-    MissingApiKey,
     NotFound,
     PayloadTooLarge,
     SiteAutomationDisabled,
     _Refusal,
     _uuid_or_none,
-    check_global_key,
+    check_expiry,
     check_space_on,
+    job_status_body,
     queue_with_global_key,
+    valid_global_key,
 )
 from automation.calls import CallTarget, GlobalGrant
 from automation.serializers import (
@@ -49,7 +51,7 @@ from automation.serializers import (
     PageAcceptedSerializer,
 )
 from automation.service import site_automation_enabled
-from automation.throttles import AcceptedCallsThrottle
+from automation.throttles import TRIGGER_SCOPE
 from macros.models import Macro, Page
 
 MAX_TARGETS = 500
@@ -75,12 +77,29 @@ class GlobalKeyView(AutomationAPIView):
             raise SiteAutomationDisabled()
         return presented, grant
 
-    def check_key(self, request, presented: keys.PresentedKey | None, grant: GlobalGrant | None) -> GlobalGrant:
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        self.refusal.key = check_global_key(grant, presented)  # a macro key finds no grant: invalid
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
+    def accepted(self, body: dict, jobs: list[dict]) -> Response:
+        """202; with ``?wait=`` and every job ended in time, 200 with each job's status in its place."""
+        ended = waiting.wait_for_jobs([uuid.UUID(j["job"]) for j in jobs], self.wait)
+        if ended is None:
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        for job in jobs:
+            job.update(job_status_body(ended[uuid.UUID(job["job"])]))
+        return Response(body)
+
+    def check_key(self, presented: keys.PresentedKey | None, grant: GlobalGrant | None, *,
+                  target_found: bool = True, not_found: str = "") -> GlobalGrant:
+        """The global key, or a refusal: 404 (unknown target), 401, or the guard's 429.
+
+        A valid key is told about an unknown target without the guard; a caller without
+        one gets the same 429 for every id while the guard holds it, so published pages
+        cannot be told from other ids by probing.
+        """
+        if not valid_global_key(grant, presented):  # a macro key finds no grant: invalid
+            self.refuse_without_key(target_found, presented, not_found)
+        self.refusal.key = check_expiry(grant)
+        if not target_found:
+            raise NotFound(not_found)
+        self.check_accepted_calls(TRIGGER_SCOPE, grant.lookup_id)
         return grant
 
 
@@ -124,9 +143,10 @@ _PAGE_SCHEMA = dict(
         "Needs the site's global key: a macro key is refused as `invalid_api_key`. "
         "`POST /take-snapshot/<page_id>` is the same call at the path the reference product uses."
     ),
-    parameters=[_KEY_HEADER, OpenApiParameter("page_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The page's id, as in its address /pages/<id>/.")],
+    parameters=[_KEY_HEADER, WAIT_PARAMETER, OpenApiParameter("page_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The page's id, as in its address /pages/<id>/.")],
     request=None,
     responses={
+        200: OpenApiResponse(PageAcceptedSerializer, description="With `?wait=`: every job ended in time; each carries its status."),
         202: OpenApiResponse(PageAcceptedSerializer, description="One job per macro on the published page."),
         405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
         413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
@@ -142,15 +162,13 @@ class TriggerPageSnapshots(GlobalKeyView):
     def post(self, request, page_id: str) -> Response:
         presented, grant = self.global_grant(request)
         page = _published_page(_page_id_or_none(page_id))
-        if page is None:
-            raise NotFound("There is no published page with this id.")
-        self.refusal.page_id = page.pk
-        grant = self.check_key(request, presented, grant)
+        self.refusal.page_id = page.pk if page is not None else None
+        grant = self.check_key(presented, grant, target_found=page is not None, not_found="There is no published page with this id.")
         check_space_on(page.pk)
         address = audit.client_address(request)
         with transaction.atomic():  # one commit for the page's jobs; they are enqueued after it
             jobs = [queue_with_global_key(t, grant, address) for t in calls.live_targets(page.live_macros().only("pk", "public_id", "page_id"))]
-        return Response({"page": page.pk, "jobs": jobs}, status=status.HTTP_202_ACCEPTED)
+        return self.accepted({"page": page.pk, "jobs": jobs}, jobs)
 
 
 class TakeSnapshotOfPage(TriggerPageSnapshots):
@@ -175,6 +193,7 @@ class TriggerSnapshots(GlobalKeyView):
             raise MethodNotAllowed(request.method, self.method)
         super(AutomationAPIView, self).initial(request, *args, **kwargs)
         self.body = _read_body(request)
+        self.wait = waiting.requested_wait(request._request.GET)
 
     @extend_schema(
         operation_id="trigger_snapshots",
@@ -187,9 +206,10 @@ class TriggerSnapshots(GlobalKeyView):
             "A body that is not JSON, not of this shape, or names no target (or too many) is refused with 400 "
             "(`invalid_json`, `invalid_body`, `too_many_targets`) and queues nothing."
         ),
-        parameters=[_KEY_HEADER],
+        parameters=[_KEY_HEADER, WAIT_PARAMETER],
         request=BulkRequestSerializer,
         responses={
+            200: OpenApiResponse(BulkAcceptedSerializer, description="With `?wait=`: every job ended in time; each carries its status."),
             202: OpenApiResponse(BulkAcceptedSerializer, description="A result per target."),
             400: OpenApiResponse(ErrorSerializer, description="invalid_json, invalid_body, or too_many_targets"),
             405: OpenApiResponse(ErrorSerializer, description="method_not_allowed (`Allow: POST`)"),
@@ -217,12 +237,8 @@ class TriggerSnapshots(GlobalKeyView):
     )
     def post(self, request) -> Response:
         presented, grant = self.global_grant(request)
-        self.check_refused_attempts(request)
-        if presented is None:
-            raise MissingApiKey()
-        self.refusal.key = check_global_key(grant, presented)
+        grant = self.check_key(presented, grant)
         pages, macros = _parse_targets(self.body)  # after the key: strangers' bodies are never parsed
-        self.check_accepted_calls(AcceptedCallsThrottle(grant.lookup_id), request)
 
         address = audit.client_address(request)
         page_ids = {p for p in (_page_id_or_none(v) for v in pages) if p is not None}
@@ -257,10 +273,8 @@ class TriggerSnapshots(GlobalKeyView):
                 else:
                     results.append(_queue(targets, macro, grant, address))
         refused = sum(1 for r in results if "error" in r)
-        return Response(
-            {"accepted": len(results) - refused, "refused": refused, "results": results},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        jobs = [job for r in results if "error" not in r for job in (r["jobs"] if "jobs" in r else [r])]
+        return self.accepted({"accepted": len(results) - refused, "refused": refused, "results": results}, jobs)
 
 
 def _queue(targets: dict[int, CallTarget], macro: Macro, grant: GlobalGrant, address: str | None) -> dict:
@@ -276,10 +290,13 @@ def _error(exc: exceptions.APIException) -> dict:
 
 
 def _parse_targets(body: bytes) -> tuple[list, list]:
+    """The whole body checked before anything is queued: a body refused here queues nothing."""
     if not body.strip():
         raise InvalidBody('The body is empty. Send a JSON object such as {"pages": [12], "macros": []}.', "invalid_json")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidBody("The body is nested too deeply to be a list of targets.", "invalid_json") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidBody(f"The body is not valid JSON ({exc}).", "invalid_json") from None
     if not isinstance(data, dict) or set(data) - {"pages", "macros"}:
@@ -292,10 +309,34 @@ def _parse_targets(body: bytes) -> tuple[list, list]:
         raise InvalidBody("Name at least one page or macro.")
     if count > MAX_TARGETS:
         raise InvalidBody(f"At most {MAX_TARGETS} targets per call; this one names {count}. Split it.", "too_many_targets")
-    for value in (*pages, *macros):
-        if isinstance(value, (dict, list)):
-            raise InvalidBody("Targets are page ids (numbers) and macro ids (strings), not objects or lists.")
+    for value in pages:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InvalidBody(f"Page ids are whole numbers, such as 12; {_shown(value)} is not one.")
+    for value in macros:
+        if not isinstance(value, str):
+            raise InvalidBody(f'Macro ids are strings, such as "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"; {_shown(value)} is not one.')
     return pages, macros
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which are not JSON and cannot be answered back.
+    raise _NotFinite(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotFinite(f"{text[:40]} is too large a number")
+    return value
+
+
+def _shown(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _read_body(request) -> bytes:

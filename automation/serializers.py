@@ -39,6 +39,11 @@ class JobStatusSerializer(serializers.Serializer):
     snapshot = SnapshotSummarySerializer(allow_null=True, help_text="The snapshot the job took, once it succeeded.")
     error = serializers.CharField(allow_null=True, help_text="Why the job failed.")
     progress = ProgressSerializer(allow_null=True, help_text="Issues fetched so far, while the job runs.")
+    page_url = serializers.URLField(required=False, help_text="Once the job has ended: the page (absolute URL).")
+    version_url = serializers.URLField(
+        required=False, allow_null=True,
+        help_text="Once the job has succeeded: the page version its snapshot made (absolute URL); null if it failed.",
+    )
 
 
 class PageAcceptedSerializer(serializers.Serializer):

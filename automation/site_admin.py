@@ -9,17 +9,19 @@ the POST that made it, never in a redirect, message or session.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -191,7 +193,11 @@ def revoke_macro(request: HttpRequest, macro_id) -> HttpResponse:
     if service.disable(macro, request.user, via=VIA, kind=Kind.REVOKED):
         title = macro.title or (macro.draft or {}).get("title") or "Jira issues"
         messages.success(request, f"Automation of “{title}” on “{macro.page.title}” is revoked: its endpoint and key stopped working.")
-    return redirect(request.POST.get("next") or "site_admin_macros")
+    target = request.POST.get("next", "")
+    # Only a path of this site: an outside URL would make the button an open redirect.
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(target)  # not redirect(): it would read "foo" as a URL name
+    return redirect("site_admin_macros")
 
 
 # --- audit log ----------------------------------------------------------------------------
@@ -200,9 +206,17 @@ def revoke_macro(request: HttpRequest, macro_id) -> HttpResponse:
 class AuditFilter(forms.Form):
     event = forms.ChoiceField(choices=[("", "Any event"), *Kind.choices], required=False)
     macro = forms.UUIDField(required=False, label="Macro id")
-    page = forms.IntegerField(required=False, min_value=1, label="Page id")
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    # The largest id a BigAutoField holds: past it SQLite raises OverflowError, not "no rows".
+    page = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Page id")
+    # Days a database timestamp can hold in any time zone (year 1 or 9999 overflows).
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9000, 12, 31))],
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(9000, 12, 31))],
+    )
 
     def filter(self, events):
         data = self.cleaned_data
@@ -232,3 +246,131 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("p", None)
     return _render(request, "audit_log.html", "audit", {"form": form, "events": page, "query": query.urlencode()})
+
+
+# --- backup and restore -------------------------------------------------------------------
+# Runs are queued here and done by the worker (automation.backup_runs), never in the request.
+
+
+class BackupForm(forms.Form):
+    scope = forms.ChoiceField(
+        choices=[("site", "The whole site"), ("spaces", "Chosen spaces"), ("csv", "Spaces listed in a CSV file")],
+        initial="site",
+        widget=forms.RadioSelect,
+        label="What to back up",
+    )
+    spaces = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Spaces")
+    csv_file = forms.FileField(required=False, label="CSV file of space keys")
+
+    def __init__(self, *args, **kwargs):
+        from macros.models import Space
+
+        super().__init__(*args, **kwargs)
+        self.fields["spaces"].choices = [(s.key, f"{s.name} ({s.key})") for s in Space.objects.order_by("name")]
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == "spaces" and not data.get("spaces"):
+            raise forms.ValidationError("Tick at least one space, or back up the whole site.")
+        if scope == "csv":
+            upload = data.get("csv_file")
+            if upload is None:
+                raise forms.ValidationError("Choose a CSV file with one space key per line.")
+            data["spaces"] = _space_keys_from_csv(upload)
+        return data
+
+    def chosen_spaces(self) -> list[str] | None:
+        return None if self.cleaned_data["scope"] == "site" else self.cleaned_data["spaces"]
+
+
+def _space_keys_from_csv(upload) -> list[str]:
+    """The first column of each line; a header (key, space, space key) is skipped."""
+    import csv
+    import io
+
+    if upload.size > 1024 * 1024:
+        raise forms.ValidationError("The CSV file is larger than 1 MiB; a list of space keys is much smaller.")
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise forms.ValidationError("The CSV file is not UTF-8 text.") from None
+    keys = []
+    for row in csv.reader(io.StringIO(text)):
+        cell = row[0].strip() if row else ""
+        if cell and cell.lower() not in ("key", "space", "space key", "space_key"):
+            keys.append(cell)
+    if not keys:
+        raise forms.ValidationError("The CSV file names no space key (one key per line, in the first column).")
+    return keys
+
+
+class RestoreForm(forms.Form):
+    archive = forms.FileField(label="Backup archive (.zip)")
+    dry_run = forms.BooleanField(required=False, label="Only check it and report what would be restored (dry run)")
+
+
+@staff_required
+def backups(request: HttpRequest) -> HttpResponse:
+    from django.conf import settings as django_settings
+
+    from automation import backup_runs
+    from automation.backup import BackupError
+    from automation.models import BackupRun
+
+    backup_form, restore_form = BackupForm(), RestoreForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "backup":
+                backup_form = BackupForm(request.POST, request.FILES)
+                if backup_form.is_valid():
+                    run = backup_runs.start_backup(backup_form.chosen_spaces(), via=VIA, user=request.user)
+                    messages.success(request, f"Backup of the {run.scope_label} queued: it runs on the worker; this page follows it.")
+                    return redirect("site_admin_backup_run", run.pk)
+            elif action == "restore":
+                restore_form = RestoreForm(request.POST, request.FILES)
+                if restore_form.is_valid():
+                    run = backup_runs.start_restore(
+                        restore_form.cleaned_data["archive"], via=VIA, user=request.user, dry_run=restore_form.cleaned_data["dry_run"]
+                    )
+                    messages.success(request, "Archive received: it is checked, then restored, on the worker.")
+                    return redirect("site_admin_backup_run", run.pk)
+        except BackupError as exc:
+            messages.error(request, str(exc))
+    return _render(
+        request,
+        "backups.html",
+        "backups",
+        {
+            "backup_form": backup_form,
+            "restore_form": restore_form,
+            "runs": BackupRun.objects.select_related("requested_by")[:20],
+            "keep": django_settings.BACKUP_KEEP,
+        },
+    )
+
+
+@staff_required
+def backup_run(request: HttpRequest, run_id) -> HttpResponse:
+    from automation.models import BackupRun
+
+    run = get_object_or_404(BackupRun.objects.select_related("requested_by"), pk=run_id)
+    return _render(request, "backup_run.html", "backups", {"run": run})
+
+
+@staff_required
+def backup_download(request: HttpRequest, run_id) -> HttpResponse:
+    from django.http import FileResponse, Http404
+
+    from automation import backup_runs
+    from automation.models import BackupRun
+
+    run = get_object_or_404(BackupRun, pk=run_id, kind=BackupRun.Kind.BACKUP, status=BackupRun.Status.SUCCEEDED)
+    path = backup_runs.path_of(run)
+    if path is None:
+        raise Http404("This backup's file was pruned.")
+    AutomationEvent.objects.create(kind=Kind.BACKUP_DOWNLOADED, via=VIA, actor=request.user, job_id=run.pk, reason=backup_runs.scope_reason(run.spaces))
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip")
+    response["Cache-Control"] = "no-store"
+    return response

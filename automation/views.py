@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -18,6 +21,7 @@ from macros.models import Macro
 from macros.permissions import page_for
 
 State = MacroAutomation.State
+_PLACEHOLDER = uuid.UUID(int=0)
 Via = AutomationEvent.Via
 
 
@@ -78,6 +82,7 @@ def _context(request: HttpRequest, page, macro: Macro, issued: service.IssuedKey
         "state_label": State(state).label,
         "enabled": state != State.OFF,
         "url": service.web_request_url(macro),
+        "jobs_url": settings.SITE_URL + reverse("automation_job_status", args=[_PLACEHOLDER]).removesuffix(str(_PLACEHOLDER)),
         "issued": issued,
         "key": service.active_key(macro) if state != State.OFF else None,
         "site_enabled": service.site_automation_enabled(),

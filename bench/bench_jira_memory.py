@@ -6,6 +6,13 @@ ever holds the whole result. This process consumes ``search_pages`` the way the 
 service does, keeping only a running count and hash, and reports elapsed time, issues/s
 and its own peak RSS against the RSS it had before the search.
 
+The baseline, measured in the same run against the same server: a bare client that posts
+the same page requests with ``requests`` and decodes the JSON, nothing else (no retries,
+no field handling, no budget). Bars (exit status 1 when missed): each source takes at most
+``TIME_BAR`` times the bare client's time, and its peak RSS grows by at most
+``MEMORY_BAR`` times the bare client's growth plus ``MEMORY_SLACK_MB`` (holding the whole
+result instead of a page at a time would grow it by hundreds of MB).
+
     .venv/bin/python bench/bench_jira_memory.py            # 50,000 issues
     .venv/bin/python bench/bench_jira_memory.py --issues 5000
 
@@ -27,6 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-not-a-secret"
+TIME_BAR = 2.0
+MEMORY_BAR = 2.0
+MEMORY_SLACK_MB = 30.0
+JQL = "project in (P0, P1, P2, P3, P4, P5, P6, P7) ORDER BY key"
 DC_CAP = 1000  # Jira Data Center's default page-size cap
 CLOUD_CAP = 100  # Jira Cloud returns at most 100 issues a page when fields are named
 
@@ -190,7 +201,7 @@ def consume(source, label: str, page_size: int) -> dict:
     expected = None
     started = time.perf_counter()
     for page in source.search_pages(
-        "project in (P0, P1, P2, P3, P4, P5, P6, P7) ORDER BY key",
+        JQL,
         [
             "summary",
             "status",
@@ -234,13 +245,45 @@ def consume(source, label: str, page_size: int) -> dict:
     }
 
 
+class BareClient:
+    """The baseline: the same page requests, answered JSON decoded, nothing else."""
+
+    def __init__(self, base: str, cloud: bool):
+        import requests
+
+        self.base, self.cloud, self.http = base, cloud, requests.Session()
+
+    def search_pages(self, jql: str, fields: list[str], page_size: int):
+        from types import SimpleNamespace
+
+        start, token = 0, None
+        while True:
+            if self.cloud:
+                body = {"jql": jql, "fields": fields, "maxResults": page_size, **({"nextPageToken": token} if token else {})}
+                answer = self.http.post(self.base + "/rest/api/3/search/jql", json=body, timeout=60).json()
+                yield SimpleNamespace(issues=answer["issues"], expected=None)
+                token = answer.get("nextPageToken")
+                if answer.get("isLast") or not token:
+                    return
+            else:
+                body = {"jql": jql, "fields": fields, "maxResults": page_size, "startAt": start}
+                answer = self.http.post(self.base + "/rest/api/2/search", json=body, timeout=60).json()
+                yield SimpleNamespace(issues=answer["issues"], expected=answer["total"])
+                start += len(answer["issues"])
+                if not answer["issues"] or start >= answer["total"]:
+                    return
+
+
 def consumer(kind: str, port: int) -> None:
     """One fresh process per source, so its ru_maxrss belongs to that search alone."""
     sys.path.insert(0, str(ROOT))
     from macros.sources.jira import JiraCloud, JiraDataCenter
 
     base = f"http://127.0.0.1:{port}"
-    if kind == "datacenter":
+    if kind.startswith("bare-"):
+        cloud = kind == "bare-cloud"
+        result = consume(BareClient(base, cloud), f"bare client, {'Cloud' if cloud else 'Data Center'}", 100 if cloud else 1000)
+    elif kind == "datacenter":
         result = consume(
             JiraDataCenter(base, "", TOKEN), "Data Center (pages of 1000)", 1000
         )
@@ -256,7 +299,7 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=50_000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--consume", choices=["datacenter", "cloud"], help=argparse.SUPPRESS
+        "--consume", choices=["datacenter", "cloud", "bare-datacenter", "bare-cloud"], help=argparse.SUPPRESS
     )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -275,7 +318,7 @@ def main() -> int:
     runs = []
     try:
         port = int(server.stdout.readline())
-        for kind in ("datacenter", "cloud"):
+        for kind in ("bare-datacenter", "datacenter", "bare-cloud", "cloud"):
             out = subprocess.run(
                 [sys.executable, __file__, "--consume", kind, "--port", str(port)],
                 capture_output=True,
@@ -302,8 +345,23 @@ def main() -> int:
             f"(+{r['maxrss_after'] - r['maxrss_before']:.1f}) | hash {r['hash']}"
         )
         ok &= r["issues"] == args.issues
-    print(f"  all {args.issues:,} issues seen by both sources: {ok}")
+    for bare, source in ((runs[0], runs[1]), (runs[2], runs[3])):
+        ratio = source["seconds"] / bare["seconds"]
+        grew, bare_grew = _growth(source), _growth(bare)
+        memory_cap = MEMORY_BAR * bare_grew + MEMORY_SLACK_MB
+        time_ok, memory_ok = ratio <= TIME_BAR, grew <= memory_cap
+        print(
+            f"  {source['label']}: {ratio:.2f}x the bare client's time (bar {TIME_BAR}x) {'ok' if time_ok else 'MISSED'}; "
+            f"peak RSS +{grew:.1f} MB against the bare client's +{bare_grew:.1f} MB "
+            f"(bar {MEMORY_BAR}x + {MEMORY_SLACK_MB:.0f} MB = {memory_cap:.1f} MB) {'ok' if memory_ok else 'MISSED'}"
+        )
+        ok &= time_ok and memory_ok and source["hash"] == bare["hash"]
+    print(f"  all {args.issues:,} issues seen by both sources, same keys as the bare client, bars met: {ok}")
     return 0 if ok else 1
+
+
+def _growth(run: dict) -> float:
+    return max(run["sampled_peak_rss"] - run["baseline_rss"], run["maxrss_after"] - run["maxrss_before"], 0.0)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,15 @@ asked for, as Jira does) runs in its own process on 127.0.0.1. The database is a
 one made for the run and dropped after it: PostgreSQL by default
 (postgres://postgres@127.0.0.1:5432), or SQLite.
 
+Baselines measured in the same run, and bars (exit status 1 when one is missed):
+
+* time: a bare client fetching the same pages from the same stand-in (``requests`` and a
+  JSON decode, nothing stored); ``take`` may take at most ``TIME_BAR`` times as long;
+* memory: the taking process's peak RSS may grow by at most ``MEMORY_BAR_MB`` (a worker
+  holding the whole result would grow by far more), and stays under ``PEAK_BAR_MB``;
+* render: the same page layout with a 100-issue snapshot; the 50,000-issue page may take
+  at most ``RENDER_BAR`` times as long to render (the table is paged).
+
     .venv/bin/python bench/bench_snapshot_50k.py                       # PostgreSQL, Data Center
     .venv/bin/python bench/bench_snapshot_50k.py --deployment cloud --issues 10000
     .venv/bin/python bench/bench_snapshot_50k.py --database sqlite
@@ -40,6 +49,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from bench_jira_memory import CLOUD_CAP, DC_CAP, TOKEN, issue  # noqa: E402
 
 JQL = "project in (P0, P1, P2, P3, P4, P5, P6, P7) ORDER BY key"
+SMALL_JQL = "project = P9 ORDER BY key"  # the stand-in answers 100 issues to it: the render baseline
+SMALL = 100
+TIME_BAR = 5.0
+MEMORY_BAR_MB = 100.0
+PEAK_BAR_MB = 300.0
+RENDER_BAR = 2.0
 FIELDS = ["key", "summary", "status", "assignee", "priority", "issuetype", "fixVersions", "labels", "updated", "customfield_10016"]
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -79,19 +94,20 @@ class StandIn(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         fields = body.get("fields") or []
+        total = SMALL if body.get("jql") == SMALL_JQL else self.total
         if self.path == "/rest/api/2/search":
             start = int(body.get("startAt", 0))
             size = min(int(body.get("maxResults", 50)), DC_CAP)
-            issues = [self._only(issue(n, False), fields) for n in range(start, min(start + size, self.total))]
-            self._send({"startAt": start, "maxResults": size, "total": self.total, "issues": issues})
+            issues = [self._only(issue(n, False), fields) for n in range(start, min(start + size, total))]
+            self._send({"startAt": start, "maxResults": size, "total": total, "issues": issues})
         elif self.path == "/rest/api/3/search/approximate-count":
-            self._send({"count": self.total})
+            self._send({"count": total})
         elif self.path == "/rest/api/3/search/jql":
             token = body.get("nextPageToken")
             start = int(token.removeprefix("offset:")) if token else 0
-            end = min(start + min(int(body.get("maxResults", 50)), CLOUD_CAP), self.total)
-            answer: dict = {"issues": [self._only(issue(n, True), fields) for n in range(start, end)], "isLast": end >= self.total}
-            if end < self.total:
+            end = min(start + min(int(body.get("maxResults", 50)), CLOUD_CAP), total)
+            answer: dict = {"issues": [self._only(issue(n, True), fields) for n in range(start, end)], "isLast": end >= total}
+            if end < total:
                 answer["nextPageToken"] = f"offset:{end}"
             self._send(answer)
         else:
@@ -135,7 +151,31 @@ def setup_site() -> None:
     pages.publish(page, editor)
     macro.refresh_from_db()
     job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=editor)
-    print(json.dumps({"job": str(job.pk), "page": page.pk}))
+    small_page = pages.create_page(space, "One hundred issues", "A big snapshot.", editor)
+    draft = pages.get_draft(small_page, editor)
+    small_macro = pages.add_macro(draft, "All issues")
+    pages.save_macro_draft(small_macro, {"title": "All issues", "levels": [{"jql": SMALL_JQL, "fields": FIELDS}], "display": {"page_size": 25, "show_count": True}})
+    pages.publish(small_page, editor)
+    small_macro.refresh_from_db()
+    small_job, _ = request_snapshot(small_macro, SnapshotJob.Trigger.MANUAL, user=editor)
+    print(json.dumps({"job": str(job.pk), "page": page.pk, "small_job": str(small_job.pk), "small_page": small_page.pk}))
+
+
+def bare_fetch(port: int, deployment: str) -> None:
+    """The time baseline: the same pages from the same stand-in, decoded and dropped."""
+    _django()
+    from bench_jira_memory import BareClient, consume
+
+    cloud = deployment == "cloud"
+    client = BareClient(f"http://127.0.0.1:{port}", cloud)
+    client.search_pages = _with_query(client.search_pages, [f for f in FIELDS if f != "key"])
+    from macros.snapshots import PAGE_SIZE
+
+    print(json.dumps(consume(client, "bare", PAGE_SIZE)))  # the page size take() asks for
+
+
+def _with_query(search_pages, fields):
+    return lambda jql, _fields, page_size: search_pages(JQL, fields, page_size)
 
 
 def rss_mb() -> float:
@@ -235,14 +275,18 @@ def run(deployment: str, database: str, issues: int, port: int) -> dict:
         _manage(env, "migrate", "--noinput")
         _manage(env, "createcachetable")
         site = _step(["--setup"], env)
+        bare = _step(["--bare", str(port), "--deployment", deployment], env)
+        small = _step(["--take", site["small_job"]], env)
         taken = _step(["--take", site["job"]], env)
         rendered = _step(["--render", str(site["page"])], env)
+        small_rendered = _step(["--render", str(site["small_page"])], env)
     finally:
         if database == "postgres":
             _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if tmp:
             tmp.cleanup()
-    return {"deployment": deployment, "database": database, **taken, "render": rendered}
+    return {"deployment": deployment, "database": database, **taken, "render": rendered, "bare": bare,
+            "small": small, "small_render": small_rendered}
 
 
 def main() -> int:
@@ -254,7 +298,11 @@ def main() -> int:
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--take", help=argparse.SUPPRESS)
     parser.add_argument("--render", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare is not None:
+        bare_fetch(args.bare, args.deployment)
+        return 0
     if args.serve is not None:
         serve(args.serve)
         return 0
@@ -289,7 +337,21 @@ def main() -> int:
             f"page render {r['render']['status']}: median {r['render']['median_ms']:.0f} ms, first {r['render']['first_ms']:.0f} ms"
         )
         ok &= r["status"] == "succeeded" and r["issues"] == args.issues and r["render"]["status"] == 200
-    print(f"  all snapshots complete and pages rendered: {ok}")
+        ok &= r["small"]["status"] == "succeeded" and r["small"]["issues"] == SMALL and r["small_render"]["status"] == 200
+        ratio = r["seconds"] / r["bare"]["seconds"]
+        grew = r["maxrss_after"] - r["maxrss_before"]
+        render_ratio = r["render"]["median_ms"] / r["small_render"]["median_ms"]
+        bars = {
+            f"take {ratio:.2f}x a bare fetch of the same pages ({r['bare']['seconds']:.1f} s) (bar {TIME_BAR}x)": ratio <= TIME_BAR,
+            f"peak RSS +{grew:.0f} MB (bar +{MEMORY_BAR_MB:.0f} MB), {r['maxrss_after']:.0f} MB (bar {PEAK_BAR_MB:.0f} MB)":
+                grew <= MEMORY_BAR_MB and r["maxrss_after"] <= PEAK_BAR_MB,
+            f"page render {render_ratio:.2f}x the same page with a {SMALL}-issue snapshot "
+            f"({r['small_render']['median_ms']:.0f} ms) (bar {RENDER_BAR}x)": render_ratio <= RENDER_BAR,
+        }
+        for text, met in bars.items():
+            print(f"    {text}: {'ok' if met else 'MISSED'}")
+            ok &= met
+    print(f"  all snapshots complete, pages rendered, bars met: {ok}")
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "py
 
 SEED = r"""
 import json, sys
+from urllib.parse import urlsplit
 import django
 django.setup()
 from django.contrib.auth import get_user_model
@@ -35,6 +36,41 @@ pages.save_macro_draft(macro, {"title": "Bench macro", "levels": [{"jql": jql, "
 pages.publish(page, user)
 count = sum(len(p.issues) for p in get_source().search_pages(jql, ["status"], page_size=100))
 print(json.dumps({"macro": str(macro.public_id), "page": page.pk, "issues": count}))
+"""
+
+SEED_MANY = r"""
+import json, sys
+from urllib.parse import urlsplit
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from automation import service
+from automation.models import AutomationEvent
+from macros import pages
+from macros.models import SnapshotJob, Space
+from macros.snapshots import request_snapshot
+
+count, jql = int(sys.argv[1]), sys.argv[2]
+user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+space, _ = Space.objects.get_or_create(key="bench", defaults={"name": "Bench"})
+made = []
+per_page = 100
+for first in range(0, count, per_page):
+    page = pages.create_page(space, f"Bench page {first // per_page + 1}", "", user)
+    draft = pages.get_draft(page, user)
+    macros = []
+    for n in range(first, min(first + per_page, count)):
+        macro = pages.add_macro(draft, f"Bench macro {n}")
+        pages.save_macro_draft(macro, {"title": f"Bench macro {n}", "levels": [{"jql": jql, "fields": ["key", "summary"]}], "display": {"page_size": 25, "show_count": True}})
+        macros.append(macro)
+    pages.publish(page, user)
+    for macro in macros:
+        macro.refresh_from_db()
+        issued = service.enable(macro, user, via=AutomationEvent.Via.COMMAND, live_at_once=True)
+        # Queued now (no worker runs), so every call of the benchmark joins it: the burst's steady state.
+        request_snapshot(macro, SnapshotJob.Trigger.AUTOMATION)
+        made.append({"url_path": urlsplit(issued.url).path, "key": issued.raw})
+print(json.dumps(made))
 """
 
 FIND_100 = r"""
@@ -75,7 +111,7 @@ class Site:
             **os.environ,
             "DATABASE_URL": url,
             "SNAPSHOTS_VAR_DIR": str(self.var),
-            "DJANGO_SETTINGS_MODULE": "bench.bench_trigger_settings",
+            "DJANGO_SETTINGS_MODULE": "snapshots_site.settings",
             "PYTHONPATH": str(ROOT),
             "SITE_URL": "http://127.0.0.1:8000",
             **(extra_env or {}),
@@ -102,17 +138,18 @@ class Site:
         issued = json.loads(self.manage("automation", "enable", seeded["macro"], "--json"))
         return {**seeded, "url_path": issued["url"].removeprefix(self.env["SITE_URL"]), "key": issued["api_key"]}
 
-    def gunicorn(self, workers: int = 2) -> str:
+    def gunicorn(self, workers: int = 2, app: str = "snapshots_site.wsgi:application", ready: str = "/api/automation/v1/schema/") -> str:
+        """Serve ``app`` (the site, or bench_trigger_bare's minimal project) with the same gunicorn settings."""
         port = free_port()
-        log = open(self.var / "gunicorn.log", "w")
+        log = open(self.var / f"gunicorn-{app.split(':')[0]}.log", "w")
         process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "snapshots_site.wsgi:application", "--workers", str(workers),
+            [PYTHON, "-m", "gunicorn", app, "--workers", str(workers),
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/api/automation/v1/schema/", process)
+        wait_for_http(f"{url}{ready}", process)
         return url
 
     def qcluster(self, workers: int = 2) -> subprocess.Popen:
@@ -124,9 +161,24 @@ class Site:
         self.processes.append(process)
         return process
 
+    def automated_macros(self, count: int, jql: str) -> list[dict]:
+        """``count`` published macros with live automation, each with a queued job: [{"url_path", "key"}]."""
+        return self.python(SEED_MANY, str(count), jql)
+
     def server_log(self) -> str:
-        path = self.var / "gunicorn.log"
+        path = self.var / "gunicorn-snapshots_site.wsgi.log"
         return path.read_text() if path.exists() else ""
+
+    def stop_servers(self) -> None:
+        """SIGTERM, as a deploy does: web workers write what they still count (AUTOMATION_COUNT_FLUSH_SECONDS)."""
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
     def close(self) -> None:
         for process in self.processes:

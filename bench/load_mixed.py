@@ -13,10 +13,15 @@ it, a ``qcluster`` takes the snapshots, and wrk (closed loop, N connections) sen
     unknown macro ids / no key at all                                ~10 %
 
 Around it, wrk measures a bare DRF view that answers 202 on the same gunicorn, before
-and after (the baseline, same run). Afterwards every job a 202 named must end
-succeeded or failed. Printed: rates, p50/p99 latency, status counts, jobs/s, and the
-mixed rate as a share of the bare one. Bars: zero 5xx, no "database is locked", every
-202 ends in a terminal job.
+and after (the baseline, same run). Afterwards every job a 202 named must have ended
+succeeded. Printed: rates, p50/p99 latency, status counts, jobs/s, and the mixed rate as
+a share of the bare one. Bars: zero 5xx, no "database is locked", every 202 ends in a
+succeeded job (a failed one misses the bar, with its reason printed).
+
+Throttles: both automation throttles are OFF by default here (``--throttles off``), not
+as shipped, and every line of output says so: the run measures the site under load, and
+all its calls come from one address. ``--throttles shipped`` keeps the shipped settings
+(429s are then part of the answers).
 
     .venv/bin/python bench/load_mixed.py                   # both stacks, 60 s each
     .venv/bin/python bench/load_mixed.py --stacks sqlite --seconds 20
@@ -200,15 +205,17 @@ class Stack:
             SNAPSHOTS_VAR_DIR=str(self.var),
             SITE_URL=f"http://127.0.0.1:{self.port}",
             Q_CLUSTER_NAME=self.name,
-            AUTOMATION_THROTTLE="off",
-            # Every call comes from 127.0.0.1: the brute-force guard would answer 429 to the
-            # valid calls too once the wrong keys had tripped it.
-            AUTOMATION_REFUSED_THROTTLE="off",
             LOG_LEVEL="WARNING",
             PORT=str(self.port),
             WEB_CONCURRENCY=str(args.web_workers),
             Q_WORKERS=str(args.q_workers),
         )
+        if args.throttles == "off":
+            # Not as shipped (120 calls a minute per key, 30 refused attempts a minute per
+            # address): this measures what the site does under load, not its throttles, and
+            # every call comes from 127.0.0.1, so the refused-attempts guard tripped by the
+            # wrong keys would answer 429 to the valid ones as well. The output says so.
+            env.update(AUTOMATION_THROTTLE="off", AUTOMATION_REFUSED_THROTTLE="off")
         self.env = env
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -350,7 +357,8 @@ def show(r: dict, args) -> bool:
     terminal = d["counts"]["succeeded"] + d["counts"]["failed"]
     span = (d["last_finished"] - d["first_created"]) if d["last_finished"] and d["first_created"] else 0
     print(f"\n{title}: gunicorn {args.web_workers} sync workers, 1 qcluster x {args.q_workers} workers, "
-          f"wrk 2 threads x {args.connections} connections, {r['macros']} macros, page triggers {'on' if r['page_triggers'] else 'absent'}")
+          f"wrk 2 threads x {args.connections} connections, {r['macros']} macros, page triggers {'on' if r['page_triggers'] else 'absent'}, "
+          f"automation throttles {'OFF (not as shipped)' if args.throttles == 'off' else 'as shipped'}")
     for label, b in (("bare DRF 202, before", r["before"]), ("bare DRF 202, after", r["after"])):
         print(f"  {label:<24} {b['rate']:8.0f} req/s   p50 {b['p50']:6.1f} ms   p99 {b['p99']:6.1f} ms")
     print(f"  {'mixed automation calls':<24} {m['rate']:8.0f} req/s   p50 {m['p50']:6.1f} ms   p99 {m['p99']:6.1f} ms   "
@@ -363,7 +371,7 @@ def show(r: dict, args) -> bool:
     print(f"  5xx: {fivexx}; 'database is locked': {r['locked']}; tracebacks in the logs: {r['tracebacks']}")
     if d["errors"]:
         print(f"  failure reasons: {d['errors']}")
-    return fivexx == 0 and r["locked"] == 0 and terminal == d["ids"] == d["found"]
+    return fivexx == 0 and r["locked"] == 0 and d["counts"]["succeeded"] == d["ids"] == d["found"] and d["counts"]["failed"] == 0
 
 
 def main() -> int:
@@ -374,6 +382,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--web-workers", type=int, default=min(2 * (os.cpu_count() or 1) + 1, 8))
     parser.add_argument("--q-workers", type=int, default=2)
+    parser.add_argument("--throttles", choices=["off", "shipped"], default="off")
     parser.add_argument("--pages", type=int, default=6)
     parser.add_argument("--macros-per-page", type=int, default=3)
     args = parser.parse_args()
@@ -382,7 +391,8 @@ def main() -> int:
     results = [measure(kind, args) for kind in args.stacks.split(",")]
     print(f"Mixed load bench ({os.cpu_count()} CPUs; load generator, web and workers share them)")
     ok = all([show(r, args) for r in results])
-    print(f"\nbars (zero 5xx, no 'database is locked', every 202 ends in a terminal job): {'met' if ok else 'NOT met'}")
+    print(f"\nbars (zero 5xx, no 'database is locked', every 202 ends in a succeeded job): {'met' if ok else 'NOT met'}"
+          f"; automation throttles {'OFF (not as shipped)' if args.throttles == 'off' else 'as shipped'}")
     return 0 if ok else 1
 
 

@@ -84,3 +84,19 @@ class PageEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- report tables (issue 11) ---------------------------------------------------------
+
+from macros.models import MacroTemplate, TableDefaults, UserSettings  # noqa: E402
+
+
+@admin.register(MacroTemplate)
+class MacroTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "created_by", "created_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "description"]
+
+
+admin.site.register(TableDefaults)
+admin.site.register(UserSettings)

@@ -38,12 +38,25 @@ def ensure_schedules(sender=None, **kwargs) -> None:
     )
 
 
+def ensure_cache_table(sender=None, using: str = "default", **kwargs) -> None:
+    """The database cache's table (throttle counters), made by ``migrate`` itself.
+
+    A release that ran ``migrate`` but not ``createcachetable`` answered every trigger
+    503 "temporarily unavailable": a permanent mistake dressed as an outage. Does
+    nothing when the cache is Redis or the table exists.
+    """
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
+
+
 class MacrosConfig(AppConfig):
     name = "macros"
     verbose_name = "Spaces, pages and macros"
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        post_migrate.connect(ensure_cache_table, sender=self)
         if "qcluster" in sys.argv:
             warm_source()
 

@@ -21,11 +21,13 @@ CHUNK = 500  # level-1 rows per read; also the size of each "children of" IN lis
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection,
 # https://owasp.org/www-community/attacks/CSV_Injection); a leading quote keeps it text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip leading spaces before deciding (" =1+1" runs too), and some read the
+# full-width forms of these signs as the signs themselves.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 def safe_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.startswith(_FORMULA_STARTS) or text.lstrip().startswith(_FORMULA_STARTS) else text
 
 
 def filename(snapshot: Snapshot, extension: str) -> str:
@@ -64,7 +66,8 @@ def csv_rows(snapshot: Snapshot) -> Iterator[list[str]]:
     for level, parent_key, _key, data in iter_nested(snapshot):
         mine = shown[min(level, len(shown)) - 1]
         cells = [safe_cell(cell_text(data, mine[f])) if f in mine else "" for f in ids]
-        yield [str(level), parent_key, *cells] if multi else cells
+        # Every column is guarded: the parent's key comes from Jira like any cell.
+        yield [str(level), safe_cell(parent_key or ""), *cells] if multi else cells
 
 
 class _Line:

@@ -4,13 +4,24 @@ import re
 
 from django import forms
 
+from macros.rendering import MAX_BODY_CHARS, body_problem
+
 MAX_LEVELS = 5
 _FIELD_ID = re.compile(r"^[A-Za-z0-9_.\[\]-]+$")
 
 
 class PageForm(forms.Form):
     title = forms.CharField(max_length=255)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False, help_text="Markdown.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}), required=False, help_text=f"Markdown, up to {MAX_BODY_CHARS:,} characters."
+    )
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        problem = body_problem(body)
+        if problem:
+            raise forms.ValidationError(problem)
+        return body
 
 
 class MacroQueryForm(forms.Form):
@@ -207,7 +218,7 @@ class ScheduleForm(forms.Form):
     )
 
     def clean(self):
-        from macros.schedules import valid_cron
+        from macros.schedules import never_fires, valid_cron
 
         cleaned = super().clean()
         if not cleaned.get("enabled"):
@@ -221,5 +232,7 @@ class ScheduleForm(forms.Form):
             expression = " ".join(cleaned.get("cron", "").split())
             if not valid_cron(expression):
                 self.add_error("cron", "Not a valid cron expression: give five fields, e.g. 0 7 * * 1-5.")
+            elif never_fires(expression):
+                self.add_error("cron", "This cron expression never fires: no month has that day (e.g. 31 February).")
             cleaned["cron"] = expression
         return cleaned

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,7 +18,6 @@ from macros import chart_views, exports
 from macros.compare import KINDS, compare, latest_pair
 from macros.models import Macro, Page, PageVersion, Snapshot, Sticker
 from macros.permissions import can_edit, page_for
-from macros.rendering import render_body
 from macros.tables import build_table
 
 VERSIONS_PER_PAGE = 50
@@ -89,7 +88,7 @@ def page_version(request: HttpRequest, page_id: int, number: int) -> HttpRespons
         {
             "page": page,
             "version": version,
-            "body_html": render_body(version.body),
+            "body_html": version.rendered_body(),
             "blocks": blocks,
             "older": numbers.filter(number__lt=number).order_by("-number").first(),
             "newer": numbers.filter(number__gt=number).order_by("number").first(),
@@ -202,7 +201,7 @@ def remove_sticker(request: HttpRequest, page_id: int, sticker_id: int) -> HttpR
 def _back(request: HttpRequest, page: Page) -> HttpResponse:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return redirect(target)
+        return HttpResponseRedirect(target)  # not redirect(): it would read "foo" as a URL name
     return redirect("page_history", page.pk)
 
 

@@ -29,6 +29,7 @@ Time is UTC throughout and weeks start on Sunday (Jira's default ``en_US`` local
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import re
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from macros.sources.base import JqlError
+from macros.sources.base import JqlError, check_time_budget
 
 # ---------------------------------------------------------------------------------------
 # Tokens
@@ -287,6 +288,12 @@ class Query:
 # ---------------------------------------------------------------------------------------
 
 
+# Parsing, validating and compiling recurse once per level of parentheses or NOT; Python's
+# stack ends near 1,000 frames (~300 levels here). Jira itself accepts deeper queries, but
+# nobody writes them by hand.
+MAX_NESTING = 100
+
+
 def parse(jql: str) -> Query:
     """Parse ``jql`` into a ``Query``; raises ``JqlError`` with Jira's message for bad syntax.
 
@@ -300,6 +307,7 @@ class _Parser:
         self.jql = jql
         self.tokens = tokenize(jql)
         self.i = 0
+        self.depth = 0
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -369,19 +377,26 @@ class _Parser:
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def not_expr(self) -> Node:
-        if self.tok.kind == "not":
-            self.advance()
-            return Not(self.not_expr())
-        if self.tok.kind == "(":
-            self.advance()
-            inner = self.or_expr()
-            if self.tok.kind != ")":
-                if self.tok.kind == "eof":
-                    raise self.error("Expecting ')' before the end of the query.")
-                raise self.error(f"Expecting ')' but got '{self.tok.text}'.")
-            self.advance()
-            return inner
+        if self.tok.kind in ("not", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"The query nests parentheses and NOT more than {MAX_NESTING} levels deep; simplify it.")
+            try:
+                return self._nested()
+            finally:
+                self.depth -= 1
         return self.clause()
+
+    def _nested(self) -> Node:
+        if self.advance().kind == "not":
+            return Not(self.not_expr())
+        inner = self.or_expr()
+        if self.tok.kind != ")":
+            if self.tok.kind == "eof":
+                raise self.error("Expecting ')' before the end of the query.")
+            raise self.error(f"Expecting ')' but got '{self.tok.text}'.")
+        self.advance()
+        return inner
 
     def field_name(self) -> Token:
         token = self.tok
@@ -858,21 +873,29 @@ def adf_text(node: Any) -> str:
     if isinstance(node, str):
         return node
     parts: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
+    # Depth-first with an explicit stack: an issue's description is anyone's input, and
+    # a deeply nested one must not exhaust Python's stack.
+    stack: list[Any] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _EndOfBlock):
+            parts.append("\n")
+        elif isinstance(n, dict):
             if n.get("type") == "text":
                 parts.append(n.get("text", ""))
-            for child in n.get("content") or []:
-                walk(child)
             if n.get("type") in ("paragraph", "heading", "listItem", "codeBlock"):
-                parts.append("\n")
+                stack.append(_END_OF_BLOCK)
+            stack.extend(reversed(n.get("content") or []))
         elif isinstance(n, list):
-            for child in n:
-                walk(child)
-
-    walk(node)
+            stack.extend(reversed(n))
     return " ".join("".join(parts).split())
+
+
+class _EndOfBlock:
+    pass
+
+
+_END_OF_BLOCK = _EndOfBlock()
 
 
 def _aliases(item: dict | None, *keys: str) -> frozenset[str]:
@@ -947,11 +970,16 @@ def _full_text(issue: dict) -> str:
     return " ".join(filter(None, (f.get("summary") or "", adf_text(f.get("description")), adf_text(f.get("environment")))))
 
 
-def _words(issue: dict, spec: FieldSpec) -> tuple[list[str], set[str], set[str]]:
-    """The words of a text field: in order (for phrases), as a set, and stemmed."""
+Words = tuple[list[str], set[str], set[str], list[str]]
+
+
+def _words(issue: dict, spec: FieldSpec) -> Words:
+    """The words of a text field: in order (for phrases), as a set, stemmed, and sorted
+    (a wildcard term looks up the words that start with its fixed prefix)."""
     texts = _values(issue, spec)
     words = [w.lower() for w in _WORD.findall(texts[0])] if texts else []
-    return words, set(words), {_stem(w) for w in words}
+    unique = set(words)
+    return words, unique, {_stem(w) for w in words}, sorted(unique)
 
 
 def _sort_value(issue: dict, spec: FieldSpec) -> Any:
@@ -1151,23 +1179,77 @@ def _resolve_function(function: Function, spec: FieldSpec, context: Context) -> 
     raise AssertionError(f"unvalidated function {function.name}")
 
 
-def _text_terms(text: str) -> list[Callable[[tuple[list[str], set[str], set[str]]], bool]]:
+def _text_terms(text: str) -> list[Callable[[Words], bool]]:
     """Jira's text search: every word must occur (stemmed), ``*``/``?`` are wildcards and a
     quoted phrase must occur in order."""
-    terms: list[Callable[[tuple[list[str], set[str], set[str]]], bool]] = []
+    terms: list[Callable[[Words], bool]] = []
     for phrase, word in re.findall(r'"([^"]*)"|(\S+)', text):
         if phrase:
             wanted = [w.lower() for w in _WORD.findall(phrase)]
             if wanted:
                 terms.append(lambda w, wanted=wanted: _has_phrase(w[0], wanted))
         elif "*" in word or "?" in word:
-            pattern = re.compile(re.escape(word.lower()).replace(r"\*", r"\w*").replace(r"\?", r"\w") + r"\Z")
-            terms.append(lambda w, pattern=pattern: any(pattern.match(token) for token in w[1]))
+            glob = _Wildcard(word.lower())
+            terms.append(lambda w, glob=glob: glob.matches_any(w[3]))
         else:
             for piece in _WORD.findall(word):
                 stem = _stem(piece)
                 terms.append(lambda w, stem=stem: stem in w[2])
     return terms
+
+
+class _Wildcard:
+    """A ``~`` term with ``*`` (any run of word characters) and ``?`` (one), matched in
+    linear time: a regular expression of ``\\w*`` runs backtracks exponentially on a term
+    like ``c****************qqq``.
+
+    Between stars the pieces have fixed lengths, so placing each at its leftmost possible
+    position is never worse than any later one; each piece is found with a star-free
+    pattern.
+    """
+
+    def __init__(self, term: str):
+        term = re.sub(r"\*+", "*", term)  # a run of stars matches what one star does
+        # The characters before the first wildcard: only words starting with them can match.
+        self.prefix = term[: min((term.find(c) for c in "*?" if c in term), default=len(term))]
+        pieces = term.split("*")
+        self.anchored = len(pieces) == 1
+        self.pieces = [re.compile("".join(r"\w" if c == "?" else re.escape(c) for c in piece)) for piece in pieces]
+        self.last_length = len(pieces[-1])
+
+    def matches_any(self, sorted_words: list[str]) -> bool:
+        i = bisect.bisect_left(sorted_words, self.prefix)
+        while i < len(sorted_words) and sorted_words[i].startswith(self.prefix):
+            if self.matches(sorted_words[i]):
+                return True
+            i += 1
+        return False
+
+    def matches(self, token: str) -> bool:
+        first, *middle = self.pieces
+        if self.anchored:
+            return first.fullmatch(token) is not None
+        last = middle.pop()
+        found = first.match(token)
+        if found is None:
+            return False
+        position = found.end()
+        for piece in middle:
+            found = piece.search(token, position)
+            if found is None or found.start() > self._run_end(token, position):
+                return False
+            position = found.end()
+        tail = len(token) - self.last_length
+        return position <= tail <= self._run_end(token, position) and last.fullmatch(token, tail) is not None
+
+    @staticmethod
+    def _run_end(token: str, position: int) -> int:
+        """Where the run of word characters a ``*`` at ``position`` may cover ends."""
+        other = _NOT_WORD.search(token, position)
+        return len(token) if other is None else other.start()
+
+
+_NOT_WORD = re.compile(r"\W")
 
 
 def _has_phrase(words: list[str], wanted: list[str]) -> bool:
@@ -1225,7 +1307,12 @@ class SearchIndex:
             query = parse(query)
         query.validate(self.catalog)
         predicate = compile_query(query, Context(now=now, catalog=self.catalog, current_user=current_user))
-        found = [row for row in self.rows if predicate(row)]
+        found = []
+        for number, row in enumerate(self.rows):
+            if number % 64 == 0:
+                check_time_budget()
+            if predicate(row):
+                found.append(row)
         return [row.issue for row in sort_rows(found, query.order_by, self.catalog)]
 
 

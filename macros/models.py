@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from macros.rendering import render_body
+
 
 class Space(models.Model):
     key = models.SlugField(max_length=32, unique=True)
@@ -122,6 +124,9 @@ class PageVersion(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     title = models.CharField(max_length=255)
     body = models.TextField(blank=True)
+    # The body rendered once, when the version is made (or on its first view, for versions
+    # older than this field): a view must not pay for Markdown.
+    body_html = models.TextField(blank=True, default="")
     # The macros as they were: [{"id": uuid, "title": …, "config": …, "snapshot": id|None}]
     macros = models.JSONField(default=list)
     snapshot = models.OneToOneField(
@@ -140,6 +145,25 @@ class PageVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("page_version", args=[self.page_id, self.number])
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and not self.body_html:
+            self.body_html = self._html_of_body()
+        super().save(*args, **kwargs)
+
+    def rendered_body(self) -> str:
+        """The body as HTML, rendered at most once per version."""
+        if not self.body_html and self.body:
+            self.body_html = self._html_of_body()
+            PageVersion.objects.filter(pk=self.pk).update(body_html=self.body_html)
+        return self.body_html
+
+    def _html_of_body(self) -> str:
+        if not self.body:
+            return ""
+        # A snapshot version repeats the body of the version before it: reuse that render.
+        same = PageVersion.objects.filter(page_id=self.page_id, body=self.body).exclude(body_html="")
+        return same.order_by("-number").values_list("body_html", flat=True).first() or render_body(self.body)
 
     def add_sticker(self, label: str, user) -> tuple[Sticker, bool]:
         """Label this snapshot version; ``(sticker, created)``, recorded in the page's audit."""
@@ -346,7 +370,8 @@ class SnapshotJob(models.Model):
 
     @staticmethod
     def lease_length() -> timedelta:
-        return timedelta(seconds=settings.SNAPSHOT_JOB_TIMEOUT)
+        """How long a running job is left alone without a heartbeat (not how long it may run)."""
+        return timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
 
 
 class SiteSettings(models.Model):

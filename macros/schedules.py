@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 
 import django.dispatch
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
@@ -35,6 +35,15 @@ def next_run(expression: str, now: datetime | None = None) -> datetime:
 
 def valid_cron(expression: str) -> bool:
     return len(expression.split()) == 5 and croniter.is_valid(expression)
+
+
+def never_fires(expression: str) -> bool:
+    """A valid expression whose days never come, such as 31 February (``0 0 31 2 *``)."""
+    try:
+        next_run(expression)
+    except CroniterBadDateError:
+        return True
+    return False
 
 
 def save_schedule(schedule: MacroSchedule) -> MacroSchedule:

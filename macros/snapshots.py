@@ -8,13 +8,14 @@ version in one transaction at the end.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from macros import fieldlist
 from macros.chart_data import ChartTally
 from macros.models import Macro, Page, PageVersion, SiteSettings, Snapshot, SnapshotJob, SnapshotRow
 from macros.sources import JqlError, Source, SourceError, get_source
-from macros.sources.base import FieldInfo
+from macros.sources.base import FieldInfo, snapshot_budget
 from macros.tables import RowIndexer
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,19 @@ def enqueue(job_id) -> None:
     async_task("macros.tasks.run_snapshot_job", str(job_id), task_name=f"snapshot-{job_id}", group="snapshots")
 
 
+class WorkerStopping(BaseException):
+    """The worker was asked to stop (SIGTERM, a deploy) while it ran a snapshot.
+
+    A BaseException, like django-q2's own timeout, so that no ``except Exception`` on the
+    way up mistakes it for the snapshot failing.
+    """
+
+
 def take(job_id) -> Snapshot | None:
     """Run one job to its end. Safe to call twice for the same job: one snapshot at most."""
     now = timezone.now()
     claimed = SnapshotJob.objects.filter(
-        # A run whose lease ran out (its worker died) is taken over while it has attempts
+        # A run whose lease lapsed (its worker died) is taken over while it has attempts
         # left; past them the sweep fails it with its reason.
         Q(status=Status.QUEUED)
         | Q(status=Status.RUNNING, lease_until__lt=now, attempts__lt=settings.Q_CLUSTER["max_attempts"]),
@@ -84,21 +93,100 @@ def take(job_id) -> Snapshot | None:
         log.info("snapshot job %s is finished or held by another worker; nothing to do", job_id)
         return None
     job = SnapshotJob.objects.select_related("macro__page", "requested_by").get(pk=job_id)
-    # A previous attempt that died mid-way may have left rows behind: they are void.
-    Snapshot.objects.filter(job=job, complete=False).delete()
-    try:
-        return _run(job)
-    except SourceError as exc:
-        _fail(job, str(exc))
-    except (OperationalError, InterfaceError):
-        # The database went away mid-snapshot (restart, failover): not the job's fault.
-        # Leave it running; its lease runs out and the sweep queues it again.
-        log.warning("snapshot job %s lost the database; it will be retried", job_id)
-        raise
-    except Exception:
-        log.exception("snapshot job %s failed unexpectedly", job_id)
-        _fail(job, "The snapshot failed because of an internal error; the site's logs have the details.")
+    with LeaseHeartbeat(job):
+        try:
+            # A previous attempt that died mid-way may have left rows behind: they are void.
+            Snapshot.objects.filter(job=job, complete=False).delete()
+            with snapshot_budget(settings.SNAPSHOT_JOB_TIMEOUT):
+                return _run(job)
+        except WorkerStopping:
+            _hand_back(job)
+            raise
+        except SourceError as exc:
+            _fail(job, str(exc))
+        except (OperationalError, InterfaceError):
+            # The database went away mid-snapshot (restart, failover): not the job's fault.
+            # Leave it running; its lease lapses and the sweep queues it again.
+            log.warning("snapshot job %s lost the database; it will be retried", job_id)
+            raise
+        except Exception:
+            log.exception("snapshot job %s failed unexpectedly", job_id)
+            _fail(job, "The snapshot failed because of an internal error; the site's logs have the details.")
     return None
+
+
+class LeaseHeartbeat:
+    """Renews a running job's lease from a thread of its own, every third of the lease.
+
+    A thread, so that the lease is renewed whatever the job is doing (waiting on Jira's
+    retries and back-off included) and the source code need not know about it. It stops
+    renewing at the job's time limit (SNAPSHOT_JOB_TIMEOUT), so that a worker stuck past
+    it loses the job to the sweep, and when the job is no longer this attempt's.
+    """
+
+    def __init__(self, job: SnapshotJob):
+        self.job_id = job.pk
+        self.attempts = job.attempts
+        self.interval = settings.SNAPSHOT_LEASE_SECONDS / 3
+        self.deadline = time.monotonic() + settings.SNAPSHOT_JOB_TIMEOUT
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job.pk}", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval) and time.monotonic() < self.deadline:
+                if not self.renew():
+                    return
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def renew(self) -> bool:
+        """One beat; False once the job is no longer this attempt's to renew."""
+        try:
+            held = SnapshotJob.objects.filter(pk=self.job_id, status=Status.RUNNING, attempts=self.attempts).update(
+                lease_until=timezone.now() + SnapshotJob.lease_length()
+            )
+        except DatabaseError:
+            # The database is away for a moment: try again at the next beat. If it stays
+            # away the lease lapses, which is what should happen.
+            log.warning("snapshot job %s could not renew its lease", self.job_id, exc_info=True)
+            connections.close_all()
+            return True
+        self.beats += 1
+        return bool(held)
+
+
+def _hand_back(job: SnapshotJob) -> None:
+    """Put a job its worker was told to stop back on the queue at once, its rows discarded.
+
+    The attempt does not count: a deploy is not the job's fault.
+    """
+    if not connection.in_atomic_block:
+        connection.close()  # the signal may have struck in the middle of a database call
+    mine = SnapshotJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts)
+    with transaction.atomic():
+        Snapshot.objects.filter(job=job, complete=False).delete()
+        try:
+            with transaction.atomic():
+                handed = mine.update(
+                    status=Status.QUEUED, attempts=F("attempts") - 1, lease_until=None, started_at=None, fetched=0
+                )
+        except IntegrityError:
+            # A newer request queued a job for the macro meanwhile (one queued job per
+            # macro): this one stays running with a lapsed lease, for the next worker.
+            handed = mine.update(attempts=F("attempts") - 1, lease_until=timezone.now() - timedelta(seconds=1))
+        if handed:
+            transaction.on_commit(lambda: enqueue(job.pk))
+    log.warning("snapshot job %s: the worker is stopping; handed the job back to the queue", job.pk)
 
 
 def _fail(job: SnapshotJob, reason: str) -> None:
@@ -318,25 +406,23 @@ REAP_BATCH = 500
 
 
 def reap_stale_jobs(now=None) -> dict[str, int]:
-    """Settle jobs the queue lost; django-q2 runs this on a schedule (macros/apps.py).
+    """Settle jobs the queue lost; django-q2 runs this every SNAPSHOT_SWEEP_SECONDS (macros/apps.py).
 
-    A job is lost when its broker message is gone while the job is not finished: the
-    Redis broker removes a task when a worker takes it (BLPOP), so a worker killed
-    mid-snapshot, or a cluster killed with tasks in its in-memory queue, loses them for
-    good. Running jobs whose lease ran out are re-enqueued while they have attempts left
-    and failed with a reason after that; queued jobs nobody took within the broker's retry
-    time are re-enqueued. A message that was not lost after all does no harm: ``take``
-    claims with a guard, so the second delivery finds nothing to do.
+    A running job whose lease lapsed lost its worker (killed, out of memory, machine gone):
+    a live worker renews the lease every third of it (``LeaseHeartbeat``). Such a job is
+    re-enqueued while it has attempts left and failed with a reason after that. A queued
+    job is lost when its broker message is: the Redis broker removes a task when a cluster
+    takes it, so a cluster killed with tasks in its memory loses them for good, and the ORM
+    broker hands them out again only after ``Q_CLUSTER["retry"]``. A message that was not
+    lost after all does no harm: ``take`` claims with a guard, so the second delivery
+    finds nothing to do.
     """
     from django.core.cache import cache
 
     now = now or timezone.now()
     retry = settings.Q_CLUSTER["retry"]
     max_attempts = settings.Q_CLUSTER["max_attempts"]
-    # A live worker is stopped by django-q2 at the timeout and settles its own job; wait
-    # the same margin the ORM broker waits before it hands a task out again.
-    grace = timedelta(seconds=retry - settings.Q_CLUSTER["timeout"])
-    dead = Q(status=Status.RUNNING, lease_until__lt=now - grace)
+    dead = Q(status=Status.RUNNING, lease_until__lt=now)
 
     out_of_attempts = list(
         SnapshotJob.objects.filter(dead, attempts__gte=max_attempts).values_list("pk", flat=True)[:REAP_BATCH]
@@ -354,22 +440,38 @@ def reap_stale_jobs(now=None) -> dict[str, int]:
         )
         Snapshot.objects.filter(job__in=out_of_attempts, job__status=Status.FAILED, complete=False).delete()
 
-    lost = (
-        SnapshotJob.objects.filter(dead | Q(status=Status.QUEUED, created_at__lt=now - timedelta(seconds=retry)))
-        .filter(attempts__lt=max_attempts)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:REAP_BATCH]
-    )
     requeued = 0
-    for job_id in lost:
-        # Once per retry period per job, so a backlog the workers are still working
-        # through is not enqueued again at every sweep.
-        if cache.add(f"snapshot-job-requeued:{job_id}", 1, timeout=retry):
+    orphans = SnapshotJob.objects.filter(dead, attempts__lt=max_attempts).order_by("lease_until")
+    for job_id, attempts in orphans.values_list("pk", "attempts")[:REAP_BATCH]:
+        # Once per attempt (and again after `retry`, should that message be lost too).
+        if cache.add(f"snapshot-job-requeued:{job_id}:{attempts}", 1, timeout=retry):
+            enqueue(job_id)
+            requeued += 1
+
+    # While messages wait in the broker, queued jobs may simply be behind them: only one
+    # that waited the broker's whole retry time is presumed lost. With none waiting, a job
+    # still queued after two leases is in a cluster's memory, live or dead: a second
+    # message costs a free worker one guarded UPDATE, and saves the job from a dead one.
+    patience = retry if _messages_waiting() else 2 * settings.SNAPSHOT_LEASE_SECONDS
+    stranded = SnapshotJob.objects.filter(status=Status.QUEUED, created_at__lt=now - timedelta(seconds=patience))
+    for job_id in stranded.order_by("created_at").values_list("pk", flat=True)[:REAP_BATCH]:
+        if cache.add(f"snapshot-job-requeued:{job_id}:queued", 1, timeout=patience):
             enqueue(job_id)
             requeued += 1
     if failed or requeued:
         log.warning("sweep: re-enqueued %d lost snapshot job(s), failed %d out of attempts", requeued, failed)
     return {"requeued": requeued, "failed": failed}
+
+
+def _messages_waiting() -> int:
+    """Tasks waiting in the broker, not yet taken by any cluster (a broker error counts as many)."""
+    from django_q.brokers import get_broker
+
+    try:
+        return get_broker().queue_size() or 0
+    except Exception:  # any broker failure means: presume nothing lost
+        log.warning("sweep: could not read the broker's queue size", exc_info=True)
+        return 1
 
 
 def iter_rows(snapshot: Snapshot, *, level: int = 1, offset: int = 0, limit: int | None = None) -> Iterator[SnapshotRow]:

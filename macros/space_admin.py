@@ -41,6 +41,13 @@ class GrantForm(forms.Form):
         return data
 
 
+def _id(value: str | None) -> int:
+    """A row id from a form field; anything else is a row that does not exist."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Http404("No such permission.")
+    return int(value)
+
+
 def _space_for_admin(user, key: str) -> Space:
     space = get_object_or_404(Space, key=key)
     if not can_view(user, space):
@@ -56,7 +63,7 @@ def space_permissions(request: HttpRequest, key: str) -> HttpResponse:
     form = GrantForm(request.POST or None)
     if request.method == "POST":
         if request.POST.get("action") == "remove":
-            grant = get_object_or_404(SpacePermission, space=space, pk=request.POST.get("grant"))
+            grant = get_object_or_404(SpacePermission, space=space, pk=_id(request.POST.get("grant")))
             if grant.user_id == request.user.pk:
                 messages.error(request, "You cannot remove your own permission; ask another space admin.")
             else:

@@ -68,11 +68,6 @@ def field_html(issue: dict, column: dict, date_format: str, site_url: str) -> st
     return str(renderer.html(value, site_url=site_url)) if dated is None else escape(dated)
 
 
-def field_number(issue: dict, column: dict) -> float | None:
-    """The value totals add up, or None for anything that is not a number."""
-    return _number(renderer_for(column), cell_value(issue, column["id"]))
-
-
 def field_sort_key(issue: dict, column: dict) -> str | None:
     """A string whose byte order is the field's natural order; None when the cell is empty.
 
@@ -169,13 +164,6 @@ class RowIndexer:
         if self.pending:
             _copy_index_rows(self.pending)
             self.pending = []
-
-    def index_row(self, position: int, level: int, parent: int | None, issue: dict) -> SnapshotRowIndex:
-        (snapshot_id, position, level, parent, root, text, keys, numbers) = self.values(position, level, parent, issue)
-        return SnapshotRowIndex(
-            snapshot_id=snapshot_id, position=position, level=level, parent_position=parent, root_position=root,
-            search_text=text, sort_keys=json.loads(keys), numbers=json.loads(numbers),
-        )
 
     def values(self, position: int, level: int, parent: int | None, issue: dict) -> tuple:
         columns = self.renderers[min(level, len(self.renderers)) - 1]

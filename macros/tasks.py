@@ -1,5 +1,9 @@
 """Entry points django-q2 calls. They take ids, never model instances."""
 
+import os
+import signal
+import threading
+
 from django.conf import settings
 from django.db import connection
 from django_q.exceptions import TimeoutException
@@ -18,7 +22,12 @@ def run_snapshot_job(job_id: str) -> str:
         # count says; a job out of attempts is left for the sweep to fail with its reason.
         return "out of attempts"
     try:
-        snapshot = snapshots.take(job_id)
+        with _sigterm_hands_the_job_back():
+            snapshot = snapshots.take(job_id)
+    except snapshots.WorkerStopping:
+        # The job is back on the queue; now stop as we were asked to.
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise SystemExit(143) from None
     except TimeoutException:
         # django-q2 raises this (a SystemExit, from SIGALRM) when the task outlives
         # Q_CLUSTER["timeout"], then replaces the worker. A snapshot that used its whole
@@ -27,6 +36,26 @@ def run_snapshot_job(job_id: str) -> str:
         _fail_after_timeout(job_id, attempts)
         raise
     return f"snapshot {snapshot.pk}" if snapshot else "no snapshot"
+
+
+class _sigterm_hands_the_job_back:
+    """While a snapshot runs, SIGTERM (a deploy stopping the worker) raises ``WorkerStopping``
+    in it, so ``take`` puts the job back on the queue at once instead of leaving it to its
+    lease. django-q2's workers otherwise die of SIGTERM on the spot (its default action)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():  # signals reach only that one
+            self.previous = signal.signal(signal.SIGTERM, _raise_worker_stopping)
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_worker_stopping(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the hand-back short
+    raise snapshots.WorkerStopping()
 
 
 def _fail_after_timeout(job_id: str, attempts_before: int | None) -> None:

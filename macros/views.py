@@ -20,6 +20,7 @@ from macros.permissions import can_admin_space, can_edit, can_take_snapshot, pag
 from macros.rendering import render_body
 from macros.snapshots import field_column, field_infos, field_names, request_snapshot
 from macros.sources import JqlError, SourceError, get_source
+from macros.sources.base import SearchTooSlow, preview_budget
 from macros.tables import TableState, build_table
 
 
@@ -101,7 +102,7 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
         "macros/page.html",
         {
             "page": page,
-            "body_html": render_body(page.body),
+            "body_html": _body_html(page),
             "blocks": blocks,
             "can_edit": can_edit(request.user, page.space),
             "has_draft": page_service.has_unpublished_changes(page),
@@ -109,6 +110,13 @@ def page_view(request: HttpRequest, page_id: int) -> HttpResponse:
             "space_off": not page.space.snapshots_enabled,
         },
     )
+
+
+def _body_html(page: Page) -> str:
+    version = page.current_version
+    if version is not None and version.body == page.body:
+        return version.rendered_body()
+    return render_body(page.body)
 
 
 @login_required
@@ -301,9 +309,12 @@ def _preview(source, level: dict) -> dict:
     if source is None:
         return {"errors": [], "warning": "The source is not reachable.", "issues": [], "expected": None, "fields": level["fields"]}
     try:
-        result = source.preview(level["jql"], fields, limit=10)
+        with preview_budget():
+            result = source.preview(level["jql"], fields, limit=10)
     except JqlError as exc:
         return {"errors": exc.messages, "issues": [], "expected": None, "fields": level["fields"]}
+    except SearchTooSlow as exc:  # the query itself is at fault: not saved as it is
+        return {"errors": [str(exc)], "issues": [], "expected": None, "fields": level["fields"]}
     except SourceError as exc:
         return {"errors": [], "warning": str(exc), "issues": [], "expected": None, "fields": level["fields"]}
     from macros.fieldtypes import cell_html

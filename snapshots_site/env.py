@@ -69,3 +69,14 @@ def env_rate(name: str, default: str) -> str | None:
     if not _RATE.match(value):
         raise ImproperlyConfigured(f"{name} must be a rate such as 120/min, or off (got {value!r}).")
     return value
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+def env_header(name: str, default: str) -> str:
+    """An HTTP request header's name such as ``X-Forwarded-For``."""
+    value = env_str(name, default)
+    if not _HEADER_NAME.match(value):
+        raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-For (got {value!r}).")
+    return value

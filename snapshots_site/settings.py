@@ -6,6 +6,7 @@ ORM broker, the database cache and the bundled Sample source.
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -14,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from snapshots_site.env import (
     env_bool,
     env_choice,
+    env_header,
     env_int,
     env_list,
     env_rate,
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_q",
+    "axes",
     "macros",
     "automation",
 ]
@@ -61,6 +64,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "snapshots_site.hardening.SecurityHeadersMiddleware",
+    "snapshots_site.hardening.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "snapshots_site.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the "paused" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "snapshots_site.urls"
@@ -113,6 +120,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    # A health check is a SELECT 1 before each request's first query: a second round trip
+    # on the automation trigger, whose budget is one (bench/bench_trigger.py). Without it
+    # a request on a connection the server dropped fails once; the trigger's lookup
+    # reconnects and retries (automation.calls._fetch_one), other requests answer 503 and
+    # Django closes the broken connection at the end of the request.
+    _db["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", False)
 else:
     raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgres:// URL.")
 DATABASES = {"default": _db}
@@ -140,13 +153,18 @@ else:
     # Shared by every process (throttle counters must be), unlike the local-memory cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "snapshots_cache"}}
 
-# The most one snapshot may take: django-q2 stops the task after it, and a job's lease
-# (how long other workers leave a running job alone) is as long.
+# Two different questions (STYLE.md 15): how long one snapshot may run, and how soon a dead
+# worker is noticed. SNAPSHOT_JOB_TIMEOUT is the first: django-q2 stops the task after it.
+# SNAPSHOT_LEASE_SECONDS is the second: a running job renews a lease of this length every
+# third of it (a heartbeat, also while it waits on Jira), and the sweep takes back a job
+# whose lease lapsed, so a killed worker's job starts again within about
+# lease + sweep interval + the retry's own run time.
 SNAPSHOT_JOB_TIMEOUT = env_int("SNAPSHOT_JOB_TIMEOUT", 900, minimum=5)
+SNAPSHOT_LEASE_SECONDS = env_int("SNAPSHOT_LEASE_SECONDS", 30, minimum=3)
 # How often the sweep (macros.snapshots.reap_stale_jobs) looks for jobs a dead worker or a
 # lost broker message left behind. django-q2 looks at its schedules every 30 seconds, so
 # that is the shortest interval that means anything; applied by `manage.py migrate`.
-SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 60, minimum=30)
+SNAPSHOT_SWEEP_SECONDS = env_int("SNAPSHOT_SWEEP_SECONDS", 30, minimum=30)
 if SNAPSHOT_SWEEP_SECONDS != 30 and SNAPSHOT_SWEEP_SECONDS % 60:
     raise ImproperlyConfigured(f"SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got {SNAPSHOT_SWEEP_SECONDS}).")
 # How often the site reads Jira's field list again (macros/fieldlist.py).
@@ -155,9 +173,10 @@ Q_CLUSTER = {
     "name": Q_CLUSTER_NAME,
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "recycle": 200,
-    # A task is killed after `timeout`; the ORM broker hands it out again after `retry`,
-    # so `retry` must exceed `timeout` or a slow snapshot would run twice at once. The
-    # Redis broker never hands a task out twice: the sweep re-enqueues lost jobs instead.
+    # A task is killed after `timeout` (the time limit); the ORM broker hands a task out
+    # again after `retry`, which must exceed `timeout` so that a live snapshot is never
+    # delivered twice (were it, `take` would find its lease held and do nothing). A dead
+    # worker's job does not wait for `retry`: its lease lapses and the sweep re-enqueues it.
     "timeout": SNAPSHOT_JOB_TIMEOUT,
     "retry": SNAPSHOT_JOB_TIMEOUT + max(5, SNAPSHOT_JOB_TIMEOUT // 10),
     # Attempts per job: the broker's deliveries and the sweep's re-enqueues both count
@@ -175,6 +194,12 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Backups ---------------------------------------------------------------------------
+# Where backups made from Site administration and the backups endpoint are kept (never
+# under a URL: they hold password hashes), and how many of them are kept.
+BACKUP_DIR = Path(env_str("SNAPSHOTS_BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_KEEP = env_int("SNAPSHOTS_BACKUP_KEEP", 10, minimum=1)
+
 # --- Authentication -------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -183,6 +208,17 @@ PASSWORD_HASHERS = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed sign-ins are throttled per user name and per client address (snapshots_site.signin).
+AUTHENTICATION_BACKENDS = [
+    "snapshots_site.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "snapshots_site.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "automation.audit.client_address"  # TRUSTED_PROXY_COUNT applies
+AXES_DISABLE_ACCESS_LOG = True  # failures are what it needs; successful sign-ins are not kept
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -219,6 +255,25 @@ if JIRA_URL and not JIRA_TOKEN:
 # --- Automation API -------------------------------------------------------------------
 AUTOMATION_THROTTLE = env_rate("AUTOMATION_THROTTLE", "120/min")
 AUTOMATION_REFUSED_THROTTLE = env_rate("AUTOMATION_REFUSED_THROTTLE", "30/min")
+# Calls that join a queued job are counted (audit, "last called") in batches this old at
+# most, per web process; 0 writes each call at once (automation.calls.CallCounts).
+AUTOMATION_COUNT_FLUSH_SECONDS = env_int("AUTOMATION_COUNT_FLUSH_SECONDS", 2, minimum=0)
+# The longest a call with ?wait= holds its answer (and a web worker). Keep it below
+# gunicorn's WEB_TIMEOUT (30 s by default), which kills a worker whose request runs longer.
+AUTOMATION_MAX_WAIT = env_int("AUTOMATION_MAX_WAIT", 25, minimum=0)
+if AUTOMATION_MAX_WAIT > 60:
+    raise ImproperlyConfigured(f"AUTOMATION_MAX_WAIT must be at most 60 seconds (got {AUTOMATION_MAX_WAIT}).")
+
+# --- Client addresses -----------------------------------------------------------------
+# How many proxies of our own (load balancer, ingress) stand in front of the site, each
+# adding the address it saw to CLIENT_ADDRESS_HEADER. 0: the header is ignored (a caller
+# could write anything into it) and REMOTE_ADDR is the client. Used by the automation
+# API's refused-attempts guard and by sign-in throttling (automation.audit.client_address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+CLIENT_ADDRESS_HEADER = env_header("CLIENT_ADDRESS_HEADER", "X-Forwarded-For")
+if os.environ.get("CLIENT_ADDRESS_HEADER", "").strip() and TRUSTED_PROXY_COUNT == 0:
+    raise ImproperlyConfigured("CLIENT_ADDRESS_HEADER is set but TRUSTED_PROXY_COUNT is 0: set how many proxies add to it.")
+CLIENT_ADDRESS_META = "HTTP_" + CLIENT_ADDRESS_HEADER.upper().replace("-", "_")
 AUTOMATION_MAX_BODY = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = AUTOMATION_MAX_BODY + 1
 
@@ -228,6 +283,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {

@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 from automation import service
 from automation.models import AutomationEvent
+from automation.throttles import key_calls
 from macros import pages as page_service
 from macros.models import Macro, Page
 
@@ -16,8 +17,12 @@ Via = AutomationEvent.Via
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles(request):
-    # Throttle history lives in the cache table, which database flushes leave alone.
+def _fresh_throttles(request, settings):
+    # Throttle history lives in the cache table, which database flushes leave alone, and
+    # in this process's leases of the per-key limit.
+    key_calls.reset()
+    # Tests read the audit right after a call; batching has tests of its own.
+    settings.AUTOMATION_COUNT_FLUSH_SECONDS = 0
     names = set(request.fixturenames)
     if request.node.get_closest_marker("django_db") is None:
         if names & {"transactional_db", "live_server"}:

@@ -3,9 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
-from automation import audit, service
+from automation import audit, calls, globalkeys, service
 from automation.models import AutomationEvent
 from automation.tests.conftest import trigger
 from conftest import PASSWORD
@@ -64,8 +65,11 @@ def test_a_new_job_starts_a_new_row(client, automated):
     assert [(str(r.job_id), r.reason, r.count) for r in rows] == [(first["job"], "queued", 1), (second["job"], "queued", 1)]
 
 
-def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(client, automated, settings):
+def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(client, automated, settings, monkeypatch):
     settings.AUTOMATION_REFUSED_THROTTLE = None
+    # One fixed moment: on a slow machine the 56 calls may otherwise straddle a minute.
+    moment = timezone.now().replace(second=30)
+    monkeypatch.setattr(audit.timezone, "now", lambda: moment)
     for _ in range(50):
         trigger(client, automated, WRONG)
     for _ in range(5):
@@ -140,6 +144,71 @@ def test_the_hot_path_without_throttles_is_two_queries(client, automated, settin
 
     with django_assert_num_queries(2):  # key + macro + automation + switch + queued job; audit insert
         assert trigger(client, automated, automated.key).json()["coalesced"] is True
+
+
+@pytest.fixture
+def global_key(people) -> str:
+    return globalkeys.create(people["site_admin"], via=AutomationEvent.Via.SITE_ADMIN).raw
+
+
+@pytest.fixture
+def batched(settings):
+    settings.AUTOMATION_COUNT_FLUSH_SECONDS = 60
+    yield settings
+    calls.call_counts.flush()
+
+
+def test_a_coalesced_call_as_shipped_is_one_query(client, automated, batched, django_assert_num_queries):
+    # Settings as shipped: the per-key limit and the refused-attempts guard are on.
+    assert batched.AUTOMATION_THROTTLE and batched.AUTOMATION_REFUSED_THROTTLE
+    trigger(client, automated, automated.key)  # queues the job: written at once
+    trigger(client, automated, automated.key)  # takes this process's lease of the key's calls
+
+    with django_assert_num_queries(1):  # the lookup: key, macro, automation, site switch, queued job
+        assert trigger(client, automated, automated.key).json()["coalesced"] is True
+
+
+def test_batched_calls_are_all_counted_when_the_batch_is_written(client, automated, batched, global_key):
+    for _ in range(4):
+        trigger(client, automated, automated.key)
+    trigger(client, automated, automated.key, REMOTE_ADDR="203.0.113.9")
+    trigger(client, automated, global_key)  # the same job, another key: a row of its own
+    assert _counted() == {("macro", "127.0.0.1", "queued"): 1}
+
+    calls.call_counts.flush()
+
+    assert _counted() == {
+        ("macro", "127.0.0.1", "queued"): 4,
+        ("macro", "203.0.113.9", "coalesced"): 1,
+        ("global", "127.0.0.1", "coalesced"): 1,
+    }
+    assert service.automation_of(automated.macro).last_called_at is not None
+
+
+def test_a_full_batch_is_written_without_waiting(client, automated, batched, monkeypatch):
+    monkeypatch.setattr(calls.CallCounts, "FLUSH_AT", 3)
+    for _ in range(4):  # one that queues, three that join: a full batch
+        trigger(client, automated, automated.key)
+
+    assert _counted() == {("macro", "127.0.0.1", "queued"): 4}
+
+
+def test_a_batch_the_database_refuses_is_kept_for_the_next_one(client, automated, batched, monkeypatch):
+    trigger(client, automated, automated.key)
+    trigger(client, automated, automated.key)
+    real = audit.record_trigger_batch
+    monkeypatch.setattr(audit, "record_trigger_batch", lambda *a: (_ for _ in ()).throw(OperationalError("gone")))
+    calls.call_counts.flush()
+    monkeypatch.setattr(audit, "record_trigger_batch", real)
+
+    calls.call_counts.flush()
+
+    assert _counted() == {("macro", "127.0.0.1", "queued"): 2}
+
+
+def _counted() -> dict:
+    rows = AutomationEvent.objects.filter(kind=Kind.TRIGGERED)
+    return {(r.key_kind, r.client_address, r.reason): r.count for r in rows}
 
 
 def test_last_called_is_written_at_most_once_a_minute(client, automated):

@@ -74,6 +74,21 @@ def test_ticking_makes_a_key_and_shows_it_once_with_the_url_and_examples(editor,
     assert stored.lookup_id == key[5:17] and key not in stored.hash
 
 
+def test_the_examples_show_a_ci_step_that_waits_and_a_jira_rule_that_uses_the_version(editor, page_and_macro, settings):
+    page, macro = page_and_macro
+
+    response = editor.post(tab_url(page, macro), {"enabled": "on", "action": "enable"})
+
+    html = response.content.decode()
+    url = f"{settings.SITE_URL}/api/automation/v1/macros/{macro.public_id}/snapshots"
+    assert f"curl --silent --show-error --fail-with-body --request POST '{url}?wait=60'" in html
+    assert f"'{settings.SITE_URL}/api/automation/v1/jobs/'\"$job?wait=60\"" in html
+    assert "jq -e '.status == \"succeeded\"'" in html.replace("&quot;", '"')
+    assert f"<code>{url}?wait=25</code>" in html
+    assert "Delay execution of subsequent rule actions until we've received a response" in html
+    assert "Snapshot taken: {{webResponse.body.version_url}}" in html
+
+
 def test_save_after_ticking_goes_back_to_the_editor_and_asks_for_a_publish(editor, page_and_macro):
     page, macro = page_and_macro
     editor.post(tab_url(page, macro), {"enabled": "on", "action": "enable"})

@@ -317,6 +317,29 @@ def test_bulk_refuses_malformed_bodies_with_400_and_queues_nothing(client, page_
     assert not SnapshotJob.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "code", "detail"),
+    [
+        (b'{"pages": [%d, NaN]}', "invalid_json", "The body is not valid JSON (NaN is not a JSON value)."),
+        (b'{"pages": [%d, Infinity]}', "invalid_json", "The body is not valid JSON (Infinity is not a JSON value)."),
+        (b'{"pages": [%d, 1e999]}', "invalid_json", "The body is not valid JSON (1e999 is too large a number)."),
+        (b'{"pages": [%d, 1.5]}', "invalid_body", "Page ids are whole numbers, such as 12; 1.5 is not one."),
+        (b'{"pages": [%d, true]}', "invalid_body", "Page ids are whole numbers, such as 12; true is not one."),
+        (b'{"pages": [%d, null]}', "invalid_body", "Page ids are whole numbers, such as 12; null is not one."),
+        (b'{"pages": [%d], "macros": [7]}', "invalid_body", 'Macro ids are strings, such as "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"; 7 is not one.'),
+        (b'{"pages": [%d], "macros": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid_json", "The body is nested too deeply to be a list of targets."),
+    ],
+)
+def test_bulk_refuses_a_bad_value_anywhere_in_the_body_before_queueing_anything(client, page_and_macro, global_key, body, code, detail):
+    page, _ = page_and_macro
+    body = body.replace(b"%d", str(page.pk).encode(), 1)
+
+    response = client.post("/api/automation/v1/snapshots", body, content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert (response.status_code, response.json()) == (400, {"detail": detail, "code": code})
+    assert not SnapshotJob.objects.exists()  # the valid page before the bad value queued nothing
+
+
 def test_bulk_takes_up_to_500_targets(client, page_and_macro, global_key):
     page, _ = page_and_macro
 

@@ -38,10 +38,12 @@ def test_the_hash_is_argon2id_with_the_small_profile_in_its_phc_string():
     assert not keys.check("not a hash", key.raw)
 
 
-def test_one_check_costs_well_under_a_millisecond():
-    seconds = keys.bench_hash_check(rounds=500)
+def test_one_check_is_cheap_enough_for_every_request():
+    # The figure (22-33 µs here) and its bar are bench/bench_trigger.py's; this bound only
+    # catches a profile gone memory-hard (the argon2 default, 64 MiB, costs tens of ms).
+    seconds = keys.bench_hash_check(rounds=50)
     print(f"\nArgon2id key check (m={keys.PARAMETERS.memory_cost} KiB, t={keys.PARAMETERS.time_cost}): {seconds * 1e6:.1f} µs")
-    assert seconds < 0.0005
+    assert seconds < 0.02
 
 
 def test_hashes_made_with_other_parameters_need_a_rehash():

@@ -349,6 +349,35 @@ def test_the_key_throttle_comes_after_the_key_check(client, automated, settings)
     assert trigger(client, automated, automated.key).json()["code"] == "throttled"
 
 
+def test_an_unknown_key_a_wrong_secret_and_an_unknown_macro_cost_the_same(client, automated, monkeypatch, settings):
+    # Same statements, one hash check each: the refusals' timing cannot tell them apart.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from automation import keys
+
+    settings.AUTOMATION_REFUSED_THROTTLE = None  # the guard's own reads are not what is compared
+    checks = []
+    real_check = keys.check
+    monkeypatch.setattr(keys, "check", lambda stored, key: checks.append(stored) or real_check(stored, key))
+    unknown_key = "snap_zzzzzzzzzzzz_" + "a" * 43
+    wrong_secret = automated.key[:-2] + ("xx" if not automated.key.endswith("xx") else "yy")
+    other_macro = "/api/automation/v1/macros/00000000-0000-4000-8000-000000000000/snapshots"
+
+    statements = {}
+    for label, path, key in (("unknown key", automated.path, unknown_key), ("wrong secret", automated.path, wrong_secret),
+                             ("unknown macro", other_macro, wrong_secret)):
+        with CaptureQueriesContext(connection) as captured:
+            trigger(client, path, key)
+        # The audit row of the refusal is written after the answer is decided: not compared.
+        statements[label] = [q["sql"].split(" WHERE ")[0].split(" ON ")[0] for q in captured.captured_queries
+                             if "automation_automationevent" not in q["sql"] and "SAVEPOINT" not in q["sql"]]
+
+    assert statements["unknown key"] == statements["wrong secret"] == statements["unknown macro"]
+    assert len(statements["wrong secret"]) == 1
+    assert len(checks) == 3
+
+
 def test_every_invalid_key_costs_one_hash_check_so_timing_tells_nothing(client, automated, space, people, monkeypatch):
     from automation import keys
 

@@ -6,7 +6,10 @@ has to sit in memory at once: the snapshot service stores each page as it arrive
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -20,6 +23,71 @@ class JqlError(SourceError):
     def __init__(self, messages: list[str]):
         self.messages = [m for m in messages if m] or ["The JQL query is not valid."]
         super().__init__(" ".join(self.messages))
+
+
+class SearchTooSlow(SourceError):
+    """A search ran past the time its caller allowed it (``time_budget``)."""
+
+
+@dataclass
+class _Budget:
+    seconds: float
+    message: str
+    deadline: float | None = None  # set by the first check: loading the data is not the query's cost
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("search_time_budget", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float, message: str) -> Iterator[None]:
+    """Searches made inside must end within ``seconds`` of their first step, or raise
+    ``SearchTooSlow(message)``.
+
+    A source that computes results itself (the Sample) checks it as it works, so that one
+    costly query cannot hold a web request or a worker for long.
+    """
+    token = _budget.set(_Budget(seconds, message))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+# How long the Sample may compute one Preview, and all the searches of one snapshot (a
+# level 2 runs once per issue of level 1): a query that costs more is refused with a
+# sentence rather than holding a web request or a worker (issue 13).
+PREVIEW_SECONDS = 1
+SNAPSHOT_SEARCH_SECONDS = 30
+
+
+def preview_budget():
+    return time_budget(
+        PREVIEW_SECONDS,
+        f"The preview took longer than {PREVIEW_SECONDS:g} seconds and was stopped; simplify the query "
+        "(fewer wildcards, fewer OR terms).",
+    )
+
+
+def snapshot_budget(job_limit: float):
+    seconds = min(SNAPSHOT_SEARCH_SECONDS, job_limit // 2)
+    return time_budget(
+        seconds,
+        f"The searches of this snapshot took longer than {seconds} seconds and were stopped; simplify the "
+        "query (fewer wildcards, fewer OR terms, fewer issues in level 1).",
+    )
+
+
+def check_time_budget() -> None:
+    """Raise ``SearchTooSlow`` when the current ``time_budget`` is spent."""
+    budget = _budget.get()
+    if budget is None:
+        return
+    now = time.monotonic()
+    if budget.deadline is None:
+        budget.deadline = now + budget.seconds
+    elif now > budget.deadline:
+        raise SearchTooSlow(budget.message)
 
 
 @dataclass

@@ -237,7 +237,7 @@ def test_429_with_retry_after_then_success(server):
     assert keys(run(cloud(server))) == ["ABC-1"]
     assert len(handler.seen) == 2
     assert handler.seen[1].at - handler.seen[0].at >= 0.95  # Retry-After was honoured
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 15  # and no more than that: generous for a busy machine
 
 
 def test_429_without_retry_after_then_success(server):
@@ -284,7 +284,7 @@ def test_retry_after_beyond_the_budget_is_not_slept(server):
     )
     started = time.monotonic()
     error = failure(cloud(server, retry_budget_seconds=5))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # not the hour asked for
     assert len(handler.seen) == 1
     assert str(error).startswith(
         "Jira kept rate-limiting us (HTTP 429) and asked us to wait 3600 seconds, longer than the "
@@ -298,12 +298,13 @@ def test_wall_clock_budget_bounds_the_search(server):
     serve(server, Sequence(answers=[Response("busy", 503, {"Retry-After": "1"})]))
     started = time.monotonic()
     error = failure(cloud(server, retry_budget_seconds=1.5, max_retries=50))
-    assert time.monotonic() - started < 3
+    # 50 retries with Retry-After: 1 would take 50 s; the budget stops it after about 1.5.
+    assert time.monotonic() - started < 15
     assert str(error).startswith("Jira was unavailable (HTTP 503)")
 
 
-def test_503_exhausted(server):
-    serve(
+def test_502_exhausted(server):
+    handler = serve(
         server,
         Sequence(
             answers=[
@@ -317,6 +318,39 @@ def test_503_exhausted(server):
         r"or ask your Jira admin whether the site is healthy\.",
         str(error),
     ), str(error)
+    assert len(handler.seen) == 2
+
+
+def test_503_exhausted(server):
+    handler = serve(
+        server,
+        Sequence(answers=[Response("<html>Service Unavailable</html>", 503, content_type="text/html")]),
+    )
+    error = failure(cloud(server, max_retries=2))
+    assert re.fullmatch(
+        r"Jira was unavailable \(HTTP 503\) after 3 attempts over [\d.]+ seconds; try again later, "
+        r"or ask your Jira admin whether the site is healthy\.",
+        str(error),
+    ), str(error)
+    assert len(handler.seen) == 3
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_are_retried_then_success(server, status):
+    handler = serve(server, Sequence(answers=[Response("<html>Gateway</html>", status, content_type="text/html"), OK_PAGE]))
+    assert keys(run(cloud(server))) == ["ABC-1"]
+    assert len(handler.seen) == 2
+
+
+def test_504_exhausted(server):
+    handler = serve(server, Sequence(answers=[Response("<html>Gateway Timeout</html>", 504, content_type="text/html")]))
+    error = failure(cloud(server, max_retries=1))
+    assert re.fullmatch(
+        r"Jira was unavailable \(HTTP 504\) after 2 attempts over [\d.]+ seconds; try again later, "
+        r"or ask your Jira admin whether the site is healthy\.",
+        str(error),
+    ), str(error)
+    assert len(handler.seen) == 2
 
 
 def test_read_timeouts_exhausted(server):

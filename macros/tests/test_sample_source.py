@@ -154,15 +154,23 @@ def test_it_raises_jiras_errors_for_bad_jql():
     ]
 
 
-def test_a_typical_search_over_the_whole_dataset_takes_under_50_ms():
+def test_a_typical_search_over_the_whole_dataset_finds_its_issues_in_order():
+    # How fast: bench/bench_jql_search.py (against a plain filter, in the same run). Here
+    # only a bound no working machine misses, so that a search gone quadratic still shows.
     source = Sample()
     jql = 'project in (WEB, MOB) AND statusCategory != Done AND text ~ "screen" ORDER BY priority DESC, updated DESC'
     source.search(jql)  # the first search reads each field once; later ones reuse it
     started = time.perf_counter()
-    pages = list(source.search_pages(jql, ["summary", "status", "assignee"]))
+    pages = list(source.search_pages(jql, ["summary", "status", "priority"]))
     elapsed = time.perf_counter() - started
-    assert pages[0].issues, "the query finds something"
-    assert elapsed < 0.05, f"search took {elapsed * 1000:.1f} ms"
+    issues = [issue for page in pages for issue in page.issues]
+    assert issues, "the query finds something"
+    assert {issue["key"].split("-")[0] for issue in issues} <= {"WEB", "MOB"}
+    assert all(issue["fields"]["status"]["statusCategory"]["name"] != "Done" for issue in issues)
+    ranks = ["Highest", "High", "Medium", "Low", "Lowest"]
+    order = [ranks.index(issue["fields"]["priority"]["name"]) for issue in issues]
+    assert order == sorted(order), "ordered by priority, highest first"
+    assert elapsed < 2.0, f"search took {elapsed * 1000:.1f} ms"
 
 
 # --- field projection and paging ------------------------------------------------------------------

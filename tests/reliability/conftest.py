@@ -35,6 +35,9 @@ RELIABILITY = os.environ.get("SNAPSHOTS_RELIABILITY") == "1"
 needs_reliability = pytest.mark.skipif(not RELIABILITY, reason="starts and kills real processes: run by `make reliability` / .ci/run")
 TERMINAL = (SnapshotJob.Status.SUCCEEDED, SnapshotJob.Status.FAILED)
 SWEEP_SECONDS = 30  # the shortest django-q2 honours (its scheduler looks every 30 s)
+# What a cluster started with timeout=None leaves at the shipped defaults, whatever the
+# environment of the test run says.
+DEFAULTED = ("SNAPSHOT_JOB_TIMEOUT", "SNAPSHOT_LEASE_SECONDS", "SNAPSHOT_SWEEP_SECONDS")
 
 
 FIGURES: list[str] = []
@@ -184,9 +187,16 @@ class Stack:
         self.processes: list[Process] = []
         self.counter = 0
 
-    def cluster(self, jira: StandInJira | None, *, timeout: int = 5, workers: int = 1, **extra) -> Process:
+    def cluster(self, jira: StandInJira | None, *, timeout: int | None = 5, workers: int = 1, **extra) -> Process:
+        """A qcluster; ``timeout=None`` leaves SNAPSHOT_JOB_TIMEOUT (and the lease) at their defaults."""
         self.counter += 1
-        env = base_env(Q_WORKERS=workers, SNAPSHOT_JOB_TIMEOUT=timeout, **extra)
+        if timeout is None:
+            env = base_env(Q_WORKERS=workers, **extra)
+            for name in DEFAULTED:
+                if name not in extra:
+                    env.pop(name, None)
+        else:
+            env = base_env(Q_WORKERS=workers, SNAPSHOT_JOB_TIMEOUT=timeout, **extra)
         if jira is not None:
             env.update(JIRA_URL=jira.url, JIRA_DEPLOYMENT=jira.deployment, JIRA_USER=USER, JIRA_TOKEN=TOKEN)
         process = Process(f"qcluster-{self.counter}", [sys.executable, "manage.py", "qcluster"], env, self.log_dir)
@@ -229,9 +239,9 @@ class Web:
 
     def ready(self) -> bool:
         try:
-            requests.get(self.url + "/accounts/login/", timeout=2)
+            requests.get(self.url + "/accounts/login/", timeout=5)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine's first answer
             return False
 
     def trigger(self, macro, key: str, timeout: float = 10) -> requests.Response:

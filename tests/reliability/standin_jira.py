@@ -46,6 +46,7 @@ class Behaviour:
     holds: int | None = 1
     searches: int = 0
     held: int = 0
+    served: list[str] = field(default_factory=list)  # what each search got, in order ("ok" or the fault)
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -171,6 +172,8 @@ def _handler_for(jira: StandInJira):
                 index = behaviour.searches
                 behaviour.searches += 1
             fault = behaviour.fault_for(index)
+            with behaviour._cond:
+                behaviour.served.append(fault)
             if fault != "ok" and self._fault(fault):
                 return
             if cloud:

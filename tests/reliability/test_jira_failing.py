@@ -103,8 +103,9 @@ def _run_scenarios(jira, people, space, processes):
     good_snapshots = {name: latest_snapshot(macro) for name, (macro, _) in macros.items()}
 
     # Now Jira misbehaves, differently for each macro.
-    for n, (behaviour, _, _) in enumerate(SCENARIOS.values()):
-        jira.behave(f"project = F{n}", **{"total": 30, **behaviour})
+    served = {}
+    for n, (name, (behaviour, _, _)) in enumerate(SCENARIOS.items()):
+        served[name] = jira.behave(f"project = F{n}", **{"total": 30, **behaviour})
     started = time.monotonic()
     answers = {name: web.trigger(macro, key) for name, (macro, key) in macros.items()}
     assert {name: r.status_code for name, r in answers.items()} == {name: 202 for name in macros}
@@ -118,6 +119,15 @@ def _run_scenarios(jira, people, space, processes):
         job = jobs[answers[name].json()["job"]]
         outcomes.append(f"{name}: {job.status} after {(job.finished_at - job.started_at).total_seconds():.1f} s")
         assert job.status == status, f"{name}: {job.status} {job.error!r}"
+        # The faults were really served: the outcome is the site's answer to them.
+        answers_served = served[name].served
+        if "faults" in behaviour:
+            assert answers_served[: len(behaviour["faults"])] == behaviour["faults"], (name, answers_served)
+        if "always" in behaviour:
+            assert answers_served and set(answers_served) == {behaviour["always"]}, (name, answers_served)
+        if status == "succeeded":
+            pages = -(-behaviour.get("total", 30) // 100)
+            assert answers_served.count("ok") == pages, (name, answers_served)
         # No worker is held longer than the job budget (plus the time to notice).
         assert (job.finished_at - job.started_at).total_seconds() < BUDGET + 2, name
         assert answers[name].json()["status_url"].endswith(f"/api/automation/v1/jobs/{job.pk}")

@@ -1,10 +1,11 @@
-"""Several `qcluster` processes on one queue: every job once, a killed worker's job retried once.
+"""Several `qcluster` processes on one queue: every job once, a worker killed on every
+attempt, a snapshot past its time limit.
 
 The stand-in Jira holds a page of the snapshot it wants interrupted, so the test knows the
 worker is mid-snapshot (rows already written) when it kills the worker's whole process
-group with SIGKILL. With the Redis broker the task is gone with the worker; the sweep
-(a django-q2 schedule every 30 s here) gives the job back to the queue once its lease
-(SNAPSHOT_JOB_TIMEOUT = 5 s here) has run out.
+group with SIGKILL. The sweep (every 30 s) gives the job back to the queue once its lease
+has lapsed. The killed worker at default settings, and SIGTERM, are in
+test_recovery_at_default_settings.py.
 """
 
 from __future__ import annotations
@@ -69,49 +70,6 @@ def test_every_job_runs_exactly_once_across_two_clusters(people, space, jira, pr
     report(f"[{stack()}] {len(jobs)} jobs on 2 clusters x 2 workers: all succeeded once in {elapsed:.1f} s")
 
 
-def test_a_job_whose_worker_is_killed_mid_snapshot_is_retried_and_ends_as_exactly_one_snapshot(
-    people, space, jira, processes, quick_sweep
-):
-    target, *others = _macros(space, people["editor"], 5)
-    jql = target.levels[0]["jql"]
-    held = jira.behave(jql, total=500, hold_page=2, holds=1)  # pages 0 and 1 are written first
-    processes.cluster(jira)
-    processes.cluster(jira)
-    job = _queue(target)
-    held.wait_held(1)
-    holder = processes.holder_of(job)
-    other_jobs = [_queue(m) for m in others]  # some may sit in the doomed cluster's memory
-
-    running = SnapshotJob.objects.get(pk=job.pk)
-    assert running.status == Status.RUNNING and running.attempts == 1 and running.fetched == 200
-    partial = Snapshot.objects.get(job=job)
-    assert not partial.complete and partial.rows.count() == 200
-
-    holder.kill()
-    killed_at = time.monotonic()
-    held.release()
-    processes.cluster(jira)  # the cluster comes back, as a process manager would restart it
-
-    done = wait_terminal([job.pk, *[j.pk for j in other_jobs]], timeout=150)
-    recovered_after = time.monotonic() - killed_at
-
-    job = done[job.pk]
-    assert job.status == Status.SUCCEEDED, job.error
-    assert job.attempts == 2
-    snapshots = list(Snapshot.objects.filter(macro=target))
-    assert len(snapshots) == 1 and snapshots[0].complete and snapshots[0].job_id == job.pk
-    assert snapshots[0].issue_count == 500
-    assert snapshots[0].rows.count() == 500
-    assert list(snapshots[0].rows.order_by("position").values_list("position", flat=True)) == list(range(1, 501))
-    assert PageVersion.objects.filter(page=target.page, kind=PageVersion.Kind.SNAPSHOT).count() == 1
-    # The first attempt read pages 0-2 (it died on page 2); the second read all five.
-    assert jira.searches(jql) == 3 + 5
-    assert all(done[j.pk].status == Status.SUCCEEDED for j in other_jobs)
-    assert Snapshot.objects.filter(job__in=other_jobs, complete=True).count() == len(other_jobs)
-    report(f"[{stack()}] killed the worker mid-snapshot (200 of 500 rows written); one snapshot of 500 rows "
-          f"after {recovered_after:.1f} s, attempts={job.attempts}")
-
-
 def test_a_job_whose_worker_dies_on_every_attempt_ends_failed_after_three_attempts(
     people, space, jira, processes, quick_sweep
 ):
@@ -125,8 +83,10 @@ def test_a_job_whose_worker_dies_on_every_attempt_ends_failed_after_three_attemp
     first.stop()
 
     doomed = jira.behave(jql, total=40, hold_page=0, holds=None)
-    processes.cluster(jira)
-    processes.cluster(jira)
+    # A short lease: this test is about counting attempts, not about how soon (that is
+    # test_recovery_at_default_settings.py).
+    processes.cluster(jira, SNAPSHOT_LEASE_SECONDS=6)
+    processes.cluster(jira, SNAPSHOT_LEASE_SECONDS=6)
     job = _queue(target)
     started = time.monotonic()
     for attempt in (1, 2, 3):
@@ -134,7 +94,7 @@ def test_a_job_whose_worker_dies_on_every_attempt_ends_failed_after_three_attemp
         wait_for(lambda: SnapshotJob.objects.get(pk=job.pk).attempts == attempt, timeout=10)  # noqa: B023
         processes.holder_of(job).kill()
         doomed.release()
-        processes.cluster(jira)
+        processes.cluster(jira, SNAPSHOT_LEASE_SECONDS=6)
 
     job = wait_terminal([job.pk], timeout=150)[job.pk]
     assert job.status == Status.FAILED

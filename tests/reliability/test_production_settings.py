@@ -71,8 +71,16 @@ def test_check_deploy_is_clean_once_hsts_is_switched_on():
     [
         ("SNAPSHOT_SWEEP_SECONDS", "45", "SNAPSHOT_SWEEP_SECONDS must be 30 or whole minutes (60, 120, …) (got 45)."),
         ("SNAPSHOT_JOB_TIMEOUT", "2", "SNAPSHOT_JOB_TIMEOUT must be at least 5 (got 2)."),
+        ("SNAPSHOT_LEASE_SECONDS", "2", "SNAPSHOT_LEASE_SECONDS must be at least 3 (got 2)."),
         ("Q_CLUSTER_NAME", "two words", "Q_CLUSTER_NAME must be 1-64 letters, digits, '.', '_' or '-' (got 'two words')."),
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
+        ("TRUSTED_PROXY_COUNT", "one", "TRUSTED_PROXY_COUNT must be a whole number (got 'one')."),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0 (got -1)."),
+        ("CLIENT_ADDRESS_HEADER", "X Forwarded", "CLIENT_ADDRESS_HEADER must be an HTTP header name such as X-Forwarded-For (got 'X Forwarded')."),
+        ("CLIENT_ADDRESS_HEADER", "X-Real-IP", "CLIENT_ADDRESS_HEADER is set but TRUSTED_PROXY_COUNT is 0: set how many proxies add to it."),
+        ("AUTOMATION_MAX_WAIT", "90", "AUTOMATION_MAX_WAIT must be at most 60 seconds (got 90)."),
+        ("AUTOMATION_COUNT_FLUSH_SECONDS", "soon", "AUTOMATION_COUNT_FLUSH_SECONDS must be a whole number (got 'soon')."),
+        ("SIGNIN_FAILURE_LIMIT", "0", "SIGNIN_FAILURE_LIMIT must be at least 1 (got 0)."),
     ],
 )
 def test_a_bad_value_stops_the_site_with_a_message_naming_the_variable(name, value, message):
