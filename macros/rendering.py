@@ -1,4 +1,4 @@
-"""Turning Jira's issue JSON into table cells and page bodies into safe HTML."""
+"""Page bodies into safe HTML (table cells: ``macros.fieldtypes``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ import re
 import cmarkgfm.cmark as cmark
 import nh3
 from django.utils.html import linebreaks
-
-
-def cell_text(issue: dict, field_id: str) -> str:
-    """The text a Jira table shows for one field of one issue (see ``macros.fieldtypes``)."""
-    from macros.fieldtypes import cell_text as text
-
-    return text(issue, {"id": field_id})
 
 
 def status_category_key(issue: dict) -> str:

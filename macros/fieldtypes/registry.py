@@ -15,6 +15,8 @@ BY_CUSTOM: dict[str, r.Renderer] = {
     "com.pyxis.greenhopper.jira:jsw-story-points": r.Number(),
     "com.atlassian.jpo:jpo-custom-field-parent": r.Readable(),
     "com.atlassian.servicedesk:sd-sla-field": r.ServiceLevel(),
+    "com.atlassian.jira.plugins.jira-development-integration-plugin:devsummarycf": r.Development(),
+    "com.atlassian.jira.plugins.jira-development-integration-plugin:devsummary": r.Development(),
     "com.atlassian.servicedesk:vp-origin": r.RequestType(),
     f"{_CF}cascadingselect": r.CascadingSelect(),
     f"{_CF}select": r.Option(),

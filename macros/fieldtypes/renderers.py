@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import UTC
 from html import escape as _html_escape
@@ -141,6 +142,7 @@ class Readable(Renderer):
 
 
 _JAVA_TOSTRING = re.compile(r"^[\w.$]+@[0-9a-f]+\[(.*)\]$", re.S)
+_JAVA_MAP = re.compile(r"^\{\w+=.*\}$", re.S)  # java.util.Map's toString: {name=Gold, id=3}
 _READABLE_KEYS = ("displayName", "name", "value", "title", "label", "filename", "text", "summary")
 
 
@@ -162,10 +164,21 @@ def readable_text(value: Any) -> str:
 
 
 def _readable_string(value: str) -> str:
-    java = _JAVA_TOSTRING.match(value.strip())
+    stripped = value.strip()
+    java = _JAVA_TOSTRING.match(stripped)
     if java:
         attributes = java_attributes(java.group(1))
         return attributes.get("name") or attributes.get("value") or attributes.get("key") or ""
+    if stripped and stripped[0] in "{[" and stripped[-1] in "}]":
+        if "json=" in stripped:  # the Development field's Java map around JSON
+            return Development().text(stripped)
+        try:
+            return readable_text(json.loads(stripped))  # JSON sent as a string
+        except ValueError:
+            pass
+        if _JAVA_MAP.match(stripped):
+            attributes = java_attributes(stripped[1:-1].replace(", ", ","))
+            return attributes.get("name") or attributes.get("value") or ""
     if formats.parse_datetime(value) is not None and len(value) > 16:
         return formats.datetime_text(value)
     return value
@@ -740,3 +753,43 @@ class RequestType(Renderer):
         if isinstance(value, dict) and isinstance(value.get("requestType"), dict):
             return str(value["requestType"].get("name") or "")
         return readable_text(value)
+
+
+class Development(Renderer):
+    """The Development field (commits, branches, pull requests from linked repositories).
+
+    Jira sends it as a Java map's toString wrapping JSON, ``{pullrequest={…}, json={"cachedValue":
+    {"summary": {"pullrequest": {"overall": {"count": 1, "state": "MERGED"}}, …}}}}``; it
+    reads ``1 pull request (merged), 3 commits, 1 branch``.
+    """
+
+    _KINDS = (("pullrequest", "pull request"), ("repository", "commit"), ("branch", "branch"), ("build", "build"), ("review", "review"))
+
+    def _summary(self, value: Any) -> dict:
+        if isinstance(value, dict):
+            data = value
+        elif isinstance(value, str) and "json=" in value:
+            text = value[value.index("json=") + 5 :].rstrip()
+            text = text[:-1] if text.endswith("}}") else text  # the map's closing brace
+            try:
+                data = json.loads(text)
+            except ValueError:
+                return {}
+        else:
+            return {}
+        summary = (data.get("cachedValue") or data).get("summary") if isinstance(data, dict) else None
+        return summary if isinstance(summary, dict) else {}
+
+    def text(self, value: Any) -> str:
+        summary = self._summary(value)
+        parts = []
+        for name, label in self._KINDS:
+            overall = (summary.get(name) or {}).get("overall") or {}
+            count = overall.get("count")
+            if isinstance(count, int) and count > 0:
+                part = f"{count} {label}{'' if count == 1 else 's'}"
+                state = overall.get("state")
+                if name == "pullrequest" and isinstance(state, str) and state:
+                    part += f" ({state.lower()})"
+                parts.append(part)
+        return ", ".join(parts)

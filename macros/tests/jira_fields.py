@@ -98,7 +98,16 @@ FIELD_LIST: list[dict] = [
     _custom(10010, "Request Type", "sd-customerrequesttype", "com.atlassian.servicedesk:vp-origin"),
     _custom(10050, "Time to resolution", "sd-servicelevelagreement", "com.atlassian.servicedesk:sd-sla-field"),
     _custom(10051, "Time to first response", "sd-servicelevelagreement", "com.atlassian.servicedesk:sd-sla-field"),
+    _custom(10000, "Development", "any", "com.atlassian.jira.plugins.jira-development-integration-plugin:devsummarycf"),
 ]
+
+DEVELOPMENT = (
+    '{pullrequest={dataType=pullrequest, state=MERGED, stateCount=1}, json={"cachedValue":{"errors":[],"summary":'
+    '{"pullrequest":{"overall":{"count":1,"lastUpdated":"2026-11-19T14:02:11.000+0000","stateCount":1,"state":"MERGED",'
+    '"dataType":"pullrequest","open":false},"byInstanceType":{"GitHub":{"count":1,"name":"GitHub"}}},'
+    '"repository":{"overall":{"count":3,"lastUpdated":"2026-11-19T13:40:00.000+0000","dataType":"repository"},"byInstanceType":{}},'
+    '"branch":{"overall":{"count":1,"lastUpdated":null,"dataType":"branch"},"byInstanceType":{}}}},"isStale":false}}'
+)
 
 # Columns as a snapshot stores them (what ``FieldInfo.column()`` makes of FIELD_LIST).
 COLUMNS: list[dict] = [{"id": "key", "name": "Key"}] + [
@@ -340,6 +349,7 @@ def rich_fields(n: int = 1, *, cloud: bool = True) -> dict:
                 "remainingTime": {"millis": -3600000, "friendly": "-1h"},
             },
         },
+        "customfield_10000": DEVELOPMENT,
         "customfield_10051": {
             "id": "1", "name": "Time to first response", "_links": {"self": "…"},
             "completedCycles": [{
@@ -419,6 +429,7 @@ def expected_text(*, cloud: bool) -> dict[str, str]:
         "customfield_10010": "Report a bug",
         "customfield_10050": "-1h (breached)",
         "customfield_10051": "Met",
+        "customfield_10000": "1 pull request (merged), 3 commits, 1 branch",
     }
 
 

@@ -58,6 +58,14 @@ def test_unknown_custom_values_without_a_schema_read_as_their_most_readable_text
     assert cell_text(rich_issue(1), {"id": "customfield_10036"}) == "Users can sign in again on Safari."
     assert cell_text({"fields": {"customfield_1": {"self": "x", "id": "7"}}}, "customfield_1") == ""
     assert cell_text({"fields": {"customfield_1": True}}, "customfield_1") == "Yes"
+    for raw, readable in (
+        ('{"name": "Gold", "id": 3}', "Gold"),  # JSON sent as a string
+        ("{name=Gold, id=3}", "Gold"),  # a Java map's toString
+        ("{id=3}", ""),
+        ("[draft] keep as is", "[draft] keep as is"),
+        ("{braces} in prose", "{braces} in prose"),
+    ):
+        assert cell_text({"fields": {"customfield_1": raw}}, "customfield_1") == readable, raw
 
 
 def test_issue_keys_link_to_jira_on_cloud_and_data_center_alike():

@@ -23,7 +23,7 @@ PAGES = [
         ),
         "macros": [
             ("Open work on the storefront", "project = WEB AND statusCategory != Done ORDER BY priority DESC, updated DESC",
-             ["key", "summary", "status", "assignee", "priority", "customfield_10016"]),
+             ["key", "summary", "status", "assignee", "priority", "customfield_10016", "customfield_10020", "timetracking", "progress"]),
             ("Resolved in the last 30 days", "project in (WEB, MOB) AND resolved >= -30d ORDER BY resolved DESC",
              ["key", "summary", "issuetype", "assignee", "resolutiondate"]),
         ],
