@@ -152,7 +152,8 @@ def test_hostile_values_in_every_form_field(world):
             send(admin, findings, "post", action, f"button {button}={value}", data=form.data(**extra))
         first = dict(buttons[:1]) if buttons[0][0] else {}
         fields = [name for name in form.fields if name != "csrfmiddlewaretoken" and "__prefix__" not in name]
-        for name in fields:
+        # Django's admin forms get the all-fields sweep only: each costs a heavy render.
+        for name in fields if not action.startswith("/admin/") else ():
             for value in SHARP:
                 send(admin, findings, "post", action, f"{name}={value[:30]}", data=form.data(**first, **{name: value}))
             send(admin, findings, "post", action, f"{name} twice", data={**form.data(**first), name: ["1", "2"]})
