@@ -112,3 +112,13 @@ def test_a_body_over_the_limits_saved_elsewhere_shows_as_plain_text(client, peop
     response = client.get(page.get_absolute_url())
     assert time.thread_time() - started < 1.0
     assert "&lt;b&gt;&lt;b&gt;" in response.content.decode()
+
+
+def test_a_version_corrected_in_the_admin_shows_the_new_body(client, people, page_and_macro):
+    page, _ = page_and_macro
+    client.force_login(people["site_admin"])
+    version = PageVersion.objects.get(pk=page.current_version_id)
+    version.body = "Now *corrected*."
+    version.save()
+    body = client.get(version.get_absolute_url()).content.decode()
+    assert "<p>Now <em>corrected</em>.</p>" in body
