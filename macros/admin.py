@@ -17,7 +17,15 @@ from macros.models import (
 class SpacePermissionInline(admin.TabularInline):
     model = SpacePermission
     extra = 1
-    autocomplete_fields = ["user", "group"]
+    # Raw ids rather than autocomplete: the autocomplete widget redisplays a posted value
+    # with a query that raises (a 500) when the value is not an id.
+    raw_id_fields = ["user", "group"]
+    # A posted form count is believed up to absolute_max: Django's default of 2,000 forms
+    # kept a request busy for over a minute. Bigger spaces use the site's own screen.
+    max_num = 50
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, absolute_max=self.max_num, **kwargs)
 
 
 @admin.register(Space)
@@ -49,6 +57,9 @@ class SnapshotJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "trigger"]
     readonly_fields = [f.name for f in SnapshotJob._meta.fields]
 
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs come from triggers; an empty one has no macro
+
 
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin):
@@ -56,6 +67,9 @@ class SnapshotAdmin(admin.ModelAdmin):
     list_filter = ["complete", "source"]
     exclude = []
     readonly_fields = [f.name for f in Snapshot._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # snapshots come from jobs
 
 
 admin.site.register(PageVersion)

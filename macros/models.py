@@ -147,8 +147,13 @@ class PageVersion(models.Model):
         return reverse("page_version", args=[self.page_id, self.number])
 
     def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
         if self._state.adding and not self.body_html:
             self.body_html = self._html_of_body()
+        elif not self._state.adding and (update_fields is None or "body" in update_fields):
+            self.body_html = render_body(self.body)  # e.g. corrected in the admin
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "body_html"}
         super().save(*args, **kwargs)
 
     def rendered_body(self) -> str:

@@ -3,9 +3,10 @@
 ``RequestGuardMiddleware`` refuses input no screen can use before any view reads it:
 NUL characters (PostgreSQL refuses them in text: a DataError, a 500, wherever a field
 reaches a query), query strings longer than gunicorn would let through (it refuses a
-request line over 4,094 bytes; the development server would pass them on) and numbers
-too large for any database column (OverflowError, wherever a parameter reaches a query
-the form layer did not bound: the admin's filters, for one).
+request line over 4,094 bytes; the development server would pass them on), numbers too
+large for any database column (OverflowError, wherever a parameter reaches a query the
+form layer did not bound: the admin's filters, for one) and JSON nested past Python's
+stack (RecursionError: the admin's JSON fields).
 
 ``SecurityHeadersMiddleware`` adds a Content-Security-Policy (scripts only from the
 site's own static files, no inline script or handler) and keeps signed-in pages out of
@@ -24,6 +25,7 @@ MAX_QUERY_STRING = 4094  # gunicorn's default limit_request_line, for the whole 
 NUL = "Null characters are not allowed in a request."
 TOO_LONG = "The address is too long."
 TOO_LARGE = "A number in the request is too large."
+TOO_DEEP = "The request is nested too deeply to read."
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -58,6 +60,10 @@ class RequestGuardMiddleware:
         if isinstance(exception, OverflowError):
             log.warning("refused a request with a number too large for the database: %s", request.path)
             return refusal(request, 400, TOO_LARGE, "number_too_large")
+        if isinstance(exception, RecursionError):
+            # JSON nested thousands deep in a form field (the admin's JSON fields) or a body.
+            log.warning("refused a request nested too deeply to read: %s", request.path)
+            return refusal(request, 400, TOO_DEEP, "nested_too_deeply")
         return None
 
 

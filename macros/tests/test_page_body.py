@@ -36,13 +36,12 @@ def test_a_hostile_body_of_the_allowed_size_renders_fast_for_every_viewer(client
     page, _ = page_and_macro
     body = HOSTILE_BODIES[name]
     client.force_login(people["editor"])
-    started = time.perf_counter()
     response = _edit(client, page, body, "publish")
     assert response.status_code == 302, response.content.decode()[:500]
     client.force_login(people["viewer"])
-    started = time.perf_counter()
+    started = time.thread_time()
     response = client.get(page.get_absolute_url())
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert response.status_code == 200
     assert "Open issues" in response.content.decode()
     assert elapsed < 1.0, f"{name}: the page took {elapsed:.2f} s"
@@ -51,11 +50,11 @@ def test_a_hostile_body_of_the_allowed_size_renders_fast_for_every_viewer(client
 def test_no_hostile_body_takes_more_than_a_tenth_of_a_second_to_render():
     for name, body in HOSTILE_BODIES.items():
         render_body(body)  # warm
-        started = time.perf_counter()
+        started = time.thread_time()
         render_body(body)
-        elapsed = time.perf_counter() - started
-        # 0.1 s is the bar on an idle machine; the shared test machine runs ~3x slower.
-        assert elapsed < 0.3, f"{name}: {elapsed * 1000:.0f} ms"
+        elapsed = time.thread_time() - started
+        # CPU time: the test machine may be shared, and the bar is on the work.
+        assert elapsed < 0.1, f"{name}: {elapsed * 1000:.0f} ms"
 
 
 def test_it_refuses_to_save_a_body_over_the_limit_with_a_sentence(client, people, page_and_macro):
@@ -109,7 +108,17 @@ def test_a_body_over_the_limits_saved_elsewhere_shows_as_plain_text(client, peop
     PageVersion.objects.filter(page=page).update(body="<b>" * 3000 + "x", body_html="")
     page.__class__.objects.filter(pk=page.pk).update(body="<b>" * 3000 + "x")
     client.force_login(people["viewer"])
-    started = time.perf_counter()
+    started = time.thread_time()
     response = client.get(page.get_absolute_url())
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert "&lt;b&gt;&lt;b&gt;" in response.content.decode()
+
+
+def test_a_version_corrected_in_the_admin_shows_the_new_body(client, people, page_and_macro):
+    page, _ = page_and_macro
+    client.force_login(people["site_admin"])
+    version = PageVersion.objects.get(pk=page.current_version_id)
+    version.body = "Now *corrected*."
+    version.save()
+    body = client.get(version.get_absolute_url()).content.decode()
+    assert "<p>Now <em>corrected</em>.</p>" in body

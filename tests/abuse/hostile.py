@@ -17,34 +17,22 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # odd Unicode (direction overrides, combining marks, astral planes, BOM), redirect bait.
 HOSTILE = [
     "",
-    "\x00",
     "a\x00b",
     "-1",
-    "0",
     "99999999999999999999999",
-    "-99999999999999999999999",
     "1e999",
     "NaN",
-    "-inf",
-    "1.5",
     "[" * 8000,
     "(" * 800 + "x",
     "NOT " * 1200 + "x",
     "x" * 100_000,
     "\u202e\u0301\u200b" * 300,
     "💥" * 2000,
-    "\ufeff",
-    "//evil.example/",
     "https://evil.example/x",
-    "javascript:alert(1)",
     "<script>alert(1)</script>",
-    "' OR 1=1 --",
     "0 0 31 2 *",
     'summary ~ "c' + "*" * 30 + 'qqq"',
     "> " * 3000 + "x",
-    "\r\n\t",
-    "null",
-    "{}",
 ]
 # The few that find the most, for the sweeps that multiply (every field of every form).
 SHARP = ["\x00", "99999999999999999999999", "1e999", "x" * 100_000, "(" * 800 + "x"]
@@ -54,7 +42,12 @@ GET_VALUES = [*SHARP_GET, "", "-1", "💥" * 200, "//evil.example/", "[" * 1000,
 # Query strings a client library would refuse to build: bytes that are not UTF-8.
 RAW_QUERIES = ["p=%FF%FE", "p=%ED%A0%80", "sticker=%00", "a=%C0%AF&b=%00&p=%E2%80%AE", "p[]=1&p[]=2"]
 
-SLOW = 1.0  # seconds: no request may take longer
+# No request may cost more than a second of the web process's CPU. CPU time, because the
+# test client runs the request in this thread and the machine running the tests may be
+# shared (wall-clock time then measures the neighbours); wall-clock time still catches
+# waits (locks, sleeps) past a generous bound.
+SLOW = 1.0
+WALL = 5.0
 
 
 @dataclass
@@ -75,7 +68,7 @@ class Findings:
 
     def bad(self) -> list[str]:
         return [
-            f"{r.status} in {r.seconds:.2f} s: {r.method} {r.url[:120]} ({r.what[:80]!r})"
+            f"{r.status} in {r.seconds:.2f} s (CPU): {r.method} {r.url[:120]} ({r.what[:80]!r})"
             for r in self.results
             if r.status >= 500 or r.seconds > SLOW
         ]
@@ -84,23 +77,23 @@ class Findings:
 def send(client, findings: Findings, method: str, url: str, what: str, **kwargs):
     """One request, inside a transaction rolled back afterwards: the world stays as it was
     for the next one (no removed grant or revoked key hides a later finding)."""
-    response, seconds = _timed(client, method, url, **kwargs)
-    if seconds > SLOW and response.status_code < 500:
+    response, seconds, wall = _timed(client, method, url, **kwargs)
+    if (seconds > SLOW or wall > WALL) and response.status_code < 500:
         # The test machine is shared: a slow answer counts only if it is slow twice.
-        response, again = _timed(client, method, url, **kwargs)
-        seconds = min(seconds, again)
-    findings.add(Result(method.upper(), url, what, response.status_code, seconds))
+        response, again, wall_again = _timed(client, method, url, **kwargs)
+        seconds, wall = min(seconds, again), min(wall, wall_again)
+    findings.add(Result(method.upper(), url, what, response.status_code, seconds if wall <= WALL else wall))
     if "html" in response.get("Content-Type", "") and "Content-Security-Policy" not in response:
         findings.add(Result(method.upper(), url, what + " (no Content-Security-Policy)", 599, seconds))
     return response
 
 
 def _timed(client, method: str, url: str, **kwargs):
-    started = time.perf_counter()
+    started, wall = time.thread_time(), time.perf_counter()
     with transaction.atomic():
         response = getattr(client, method)(url, **kwargs)
         transaction.set_rollback(True)
-    return response, time.perf_counter() - started
+    return response, time.thread_time() - started, time.perf_counter() - wall
 
 
 # --- the URLs ------------------------------------------------------------------------
