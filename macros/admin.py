@@ -73,7 +73,26 @@ class SnapshotAdmin(admin.ModelAdmin):
 
 
 admin.site.register(PageVersion)
-admin.site.register(SiteSettings)
+
+
+class OneRowAdmin(admin.ModelAdmin):
+    """Settings kept in one row (``load()`` makes it, pk 1): edited, never added or deleted.
+
+    An added row would never be read, and on PostgreSQL it collides with pk 1 (a 500).
+    """
+
+    def changelist_view(self, request, extra_context=None):
+        self.model.load()  # the row to edit is there even before anything read it
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.register(SiteSettings, OneRowAdmin)
 
 
 @admin.register(Sticker)
@@ -112,5 +131,5 @@ class MacroTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
 
 
-admin.site.register(TableDefaults)
+admin.site.register(TableDefaults, OneRowAdmin)
 admin.site.register(UserSettings)

@@ -59,6 +59,24 @@ def test_an_admin_filter_with_a_huge_id_is_a_400_with_a_sentence(people):
         assert response.content.decode() == "A number in the request is too large."
 
 
+
+@pytest.mark.parametrize("model", ["SiteSettings", "TableDefaults"])
+def test_one_row_settings_are_edited_in_the_admin_never_added_or_deleted(people, model):
+    """An added row was a 500 on PostgreSQL (pk 1 taken) and a row nobody reads on SQLite."""
+    from macros import models
+
+    settings_model = getattr(models, model)
+    client = _as(people["site_admin"])
+    base = f"/admin/macros/{model.lower()}/"
+    listing = client.get(base)
+    assert listing.status_code == 200
+    row = settings_model.objects.get()  # the listing made the row to edit
+    assert f"{base}{row.pk}/change/" in listing.content.decode()
+    assert client.post(f"{base}add/", {"_save": "Save"}).status_code == 403
+    assert client.post(f"{base}{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert settings_model.objects.count() == 1
+
+
 # --- form fields parsed by hand ----------------------------------------------------
 
 
