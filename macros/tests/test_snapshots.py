@@ -1,3 +1,5 @@
+import gc
+
 import pytest
 
 from conftest import StaticSource, make_issue, use_source
@@ -55,6 +57,30 @@ def test_a_failed_search_keeps_the_previous_snapshot_and_stores_nothing_partial(
     assert macro.latest_snapshot() == first
     assert Snapshot.objects.filter(macro=macro).count() == 1
     assert SnapshotRow.objects.filter(snapshot__macro=macro).count() == 7
+
+
+class _FreezeWatchingSource(StaticSource):
+    """Notes how many objects the garbage collector leaves alone while each page is read."""
+
+    def search_pages(self, jql, fields, *, page_size=100):
+        self.frozen_while_reading = []
+        for page in super().search_pages(jql, fields, page_size=page_size):
+            self.frozen_while_reading.append(gc.get_freeze_count())
+            yield page
+
+
+@pytest.mark.parametrize("fail_after", [None, 1])
+def test_the_process_heap_is_kept_out_of_full_collections_only_while_a_snapshot_is_taken(
+        page_and_macro, monkeypatch, fail_after):
+    _page, macro = page_and_macro
+    source = _FreezeWatchingSource([make_issue(n) for n in range(1, 251)], fail_after=fail_after)
+    use_source(monkeypatch, source)
+    assert gc.get_freeze_count() == 0
+    job = _take(macro)
+    assert job.status == (Status.SUCCEEDED if fail_after is None else Status.FAILED)
+    assert len(source.frozen_while_reading) == (3 if fail_after is None else 1)
+    assert all(count > 10_000 for count in source.frozen_while_reading), source.frozen_while_reading
+    assert gc.get_freeze_count() == 0, "handed back to the collector, whatever the outcome"
 
 
 def test_bad_jql_fails_the_job_with_the_sources_words(space, people, static_source):
