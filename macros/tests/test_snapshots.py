@@ -1,6 +1,9 @@
+import gc
+
 import pytest
 
 from conftest import StaticSource, make_issue, use_source
+from macros import snapshots
 from macros.models import PageVersion, Snapshot, SnapshotJob, SnapshotRow
 from macros.snapshots import request_snapshot, take
 from macros.sources import JqlError, SourceError
@@ -55,6 +58,45 @@ def test_a_failed_search_keeps_the_previous_snapshot_and_stores_nothing_partial(
     assert macro.latest_snapshot() == first
     assert Snapshot.objects.filter(macro=macro).count() == 1
     assert SnapshotRow.objects.filter(snapshot__macro=macro).count() == 7
+
+
+class _CollectorWatchingSource(StaticSource):
+    """Notes what the garbage collector is told while each page is read."""
+
+    def search_pages(self, jql, fields, *, page_size=100):
+        self.seen_while_reading = []
+        for page in super().search_pages(jql, fields, page_size=page_size):
+            self.seen_while_reading.append((gc.get_freeze_count(), gc.get_threshold()))
+            yield page
+
+
+@pytest.mark.parametrize("fail_after", [None, 1])
+def test_the_collector_is_eased_only_while_a_snapshot_is_taken(page_and_macro, monkeypatch, fail_after):
+    _page, macro = page_and_macro
+    source = _CollectorWatchingSource([make_issue(n) for n in range(1, 251)], fail_after=fail_after)
+    use_source(monkeypatch, source)
+    young, middle, full = before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    job = _take(macro)
+    assert job.status == (Status.SUCCEEDED if fail_after is None else Status.FAILED)
+    assert len(source.seen_while_reading) == (3 if fail_after is None else 1)
+    for frozen, thresholds in source.seen_while_reading:
+        assert frozen > 10_000, "what the process held before is left out of full passes"
+        assert thresholds == (young, middle, full * 10), "full passes ten times less often"
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before, "handed back, whatever the outcome"
+
+
+def test_the_collector_is_handed_back_when_the_last_of_two_snapshots_ends():
+    collector = snapshots._EasedCollector()
+    before = gc.get_threshold()
+    first, second = collector.easing(), collector.easing()
+    first.__enter__()
+    second.__enter__()
+    eased = gc.get_threshold()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == eased and gc.get_freeze_count() > 0, "the second snapshot still runs"
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
 def test_bad_jql_fails_the_job_with_the_sources_words(space, people, static_source):

@@ -216,10 +216,13 @@ class StandInJira:
             return self._made[:total]
 
     def issue_by_id(self, ident: str) -> dict | None:
+        n = int(ident) - 10000 if ident.isdigit() else -1
         with self._lock:
             found = self.by_id.get(ident)
-        if found is None and ident.isdigit() and int(ident) >= 10000:
-            found = make_issue(int(ident) - 10000, cloud=self.deployment == "cloud")
+            if found is None and 0 <= n < len(self._made):
+                found = self._made[n]  # the issue the searches list, made once (and as a test left it)
+        if found is None and n >= 0:
+            found = make_issue(n, cloud=self.deployment == "cloud")
         return found
 
 
@@ -392,8 +395,8 @@ def _handler_for(jira: StandInJira):
             behaviour = jira.behaviour(name)
             if self._fault_now(behaviour):
                 return
-            _, found = jira.resolve(name) if name else ("", [])
             if behaviour.hold_page is not None:
+                _, found = jira.resolve(name) if name else ("", [])
                 position = next((n for n, issue in enumerate(found) if ids and issue["id"] == ids[0]), 0)
                 behaviour.maybe_hold(position // PAGE_CAP)
             if behaviour.page_delay:
