@@ -109,7 +109,7 @@ def test_a_new_minute_starts_a_new_row(monkeypatch, automated):
     assert sorted(AutomationEvent.objects.refused().values_list("count", flat=True)) == [1, 2]
 
 
-def test_every_refusal_code_is_recorded(client, automated, settings):
+def test_every_refusal_code_is_recorded(client, automated, settings, fresh_minute):
     from macros.models import SiteSettings
 
     settings.AUTOMATION_THROTTLE = "1/min"

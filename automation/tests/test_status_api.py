@@ -122,7 +122,7 @@ def test_refusals_follow_the_same_order(client, automated, space, people):
     assert (off.status_code, off.json()["code"]) == (403, "site_automation_disabled")
 
 
-def test_status_reads_have_their_own_throttle(client, automated, settings):
+def test_status_reads_have_their_own_throttle(client, automated, settings, fresh_minute):
     settings.AUTOMATION_THROTTLE = "2/min"
     job_id = trigger(client, automated, automated.key).json()["job"]
 

@@ -19,7 +19,7 @@ GLOBAL_WRONG = "snapglobal_aaaaaaaaaaaa_" + "a" * 43
 
 
 @pytest.fixture
-def strict(settings):
+def strict(settings, fresh_minute):
     settings.AUTOMATION_REFUSED_THROTTLE = "3/min"
     settings.AUTOMATION_THROTTLE = "100/min"
     return settings

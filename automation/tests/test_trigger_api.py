@@ -327,7 +327,7 @@ def test_a_macro_not_yet_on_the_published_page_gets_403(client, automated, peopl
 # --- 429 after the key check -----------------------------------------------------------------
 
 
-def test_too_many_accepted_calls_with_one_key_get_429_with_retry_after(client, automated, settings):
+def test_too_many_accepted_calls_with_one_key_get_429_with_retry_after(client, automated, settings, fresh_minute):
     settings.AUTOMATION_THROTTLE = "2/min"
 
     answers = [trigger(client, automated, automated.key) for _ in range(3)]
@@ -340,7 +340,7 @@ def test_too_many_accepted_calls_with_one_key_get_429_with_retry_after(client, a
     assert body["detail"] == f"Too many calls with this API key; try again in {retry_after} second{'s' if retry_after != 1 else ''}."
 
 
-def test_the_key_throttle_comes_after_the_key_check(client, automated, settings):
+def test_the_key_throttle_comes_after_the_key_check(client, automated, settings, fresh_minute):
     settings.AUTOMATION_THROTTLE = "1/min"
     assert trigger(client, automated, automated.key).status_code == 202
 
