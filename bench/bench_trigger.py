@@ -2,7 +2,8 @@
 
 The bare view (bench/bench_trigger_bare.py: no middleware, no database, no
 authentication, permissions or parsers) and the site are served by the same gunicorn
-command (2 sync workers) on the same machine and measured alternately with wrk: bare,
+command (sync workers; --workers N, or gunicorn.conf.py's default of 2 per CPU + 1 when
+N is 0, as shipped) on the same machine and measured alternately with wrk: bare,
 trigger, bare, trigger, … Every trigger call carries a valid key and joins its macro's
 queued job (no worker runs), which is the steady state of a burst.
 
@@ -96,6 +97,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both; 0: gunicorn.conf.py's default (as shipped)")
     parser.add_argument("--keys", type=int, default=2000, help="macros (each with its own key) the calls go round")
     parser.add_argument("--throttle-off", action="store_true", help="one key, AUTOMATION_THROTTLE=off (not as shipped)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -115,8 +117,8 @@ def main() -> int:
         env.update(REDIS_URL=args.redis, Q_CLUSTER_NAME=f"bench-trigger-{os.getpid()}")
     with Site(args.database, env) as site, tempfile.TemporaryDirectory() as tmp:
         targets = site.automated_macros(keys, "project = WEB ORDER BY key ASC")
-        base = site.gunicorn(workers=2)
-        bare_base = site.gunicorn(workers=2, app="bench.bench_trigger_bare:application", ready="/bench/bare")
+        base = site.gunicorn(workers=args.workers)
+        bare_base = site.gunicorn(workers=args.workers, app="bench.bench_trigger_bare:application", ready="/bench/bare")
         bare_script, trigger_script = Path(tmp, "bare.lua"), Path(tmp, "trigger.lua")
         bare_script.write_text(bare_lua())
         trigger_script.touch(0o600)  # it holds the keys
@@ -162,7 +164,7 @@ def main() -> int:
     throttle = "AUTOMATION_THROTTLE=off, one key (NOT as shipped)" if args.throttle_off else (
         f"as shipped: AUTOMATION_THROTTLE 120/min per key on, calls spread over {keys} keys")
     print()
-    print(f"database: {args.database}; cache: {'redis' if args.redis else 'database'}; gunicorn 2 sync workers; "
+    print(f"database: {args.database}; cache: {'redis' if args.redis else 'database'}; gunicorn {args.workers or 'shipped default (2 per CPU + 1)'} sync workers; "
           f"wrk -t2 -c{args.connections}; {args.rounds} × {args.seconds} s each, alternating")
     print(f"throttles: {throttle}; refused-attempts guard on")
     print(f"Argon2id key check: {bench_hash_check(500) * 1e6:.0f} µs")

@@ -138,12 +138,12 @@ class Site:
         issued = json.loads(self.manage("automation", "enable", seeded["macro"], "--json"))
         return {**seeded, "url_path": issued["url"].removeprefix(self.env["SITE_URL"]), "key": issued["api_key"]}
 
-    def gunicorn(self, workers: int = 2, app: str = "snapshots_site.wsgi:application", ready: str = "/api/automation/v1/schema/") -> str:
+    def gunicorn(self, workers: int | None = 2, app: str = "snapshots_site.wsgi:application", ready: str = "/api/automation/v1/schema/") -> str:
         """Serve ``app`` (the site, or bench_trigger_bare's minimal project) with the same gunicorn settings."""
         port = free_port()
         log = open(self.var / f"gunicorn-{app.split(':')[0]}.log", "w")
         process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", app, "--workers", str(workers),
+            [PYTHON, "-m", "gunicorn", app, *(["--workers", str(workers)] if workers else []),
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
