@@ -2,8 +2,8 @@
 
 The bare view (bench/bench_trigger_bare.py: no middleware, no database, no
 authentication, permissions or parsers) and the site are served by the same gunicorn
-command (sync workers; --workers N, or gunicorn.conf.py's default of 2 per CPU + 1 when
-N is 0, as shipped) on the same machine and measured alternately with wrk: bare,
+command (sync workers, as many as gunicorn.conf.py ships: 2 per CPU + 1; --workers N
+for another count) on the same machine and measured alternately with wrk: bare,
 trigger, bare, trigger, … Every trigger call carries a valid key and joins its macro's
 queued job (no worker runs), which is the steady state of a burst.
 
@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both; 0: gunicorn.conf.py's default (as shipped)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers for both; 0 (default): gunicorn.conf.py's, as shipped")
     parser.add_argument("--keys", type=int, default=2000, help="macros (each with its own key) the calls go round")
     parser.add_argument("--throttle-off", action="store_true", help="one key, AUTOMATION_THROTTLE=off (not as shipped)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
