@@ -364,7 +364,7 @@ def check_live(target: CallTarget) -> None:
     """
     if not target.automation_enabled or not target.published or target.deleted:
         raise MacroAutomationDisabled()
-    if target.live_since is None:
+    if not target.live:
         raise MacroAutomationDisabled(MacroAutomationDisabled.pending_detail)
     if not target.space_enabled:
         raise MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE)

@@ -36,6 +36,18 @@ class AutomationAPIHandler(WSGIHandler):
 api = AutomationAPIHandler()
 
 
+def _load_views() -> None:
+    """Import every URLconf and view now, as a first request would: gunicorn loads this
+    module once in its master (``preload_app``) and forks the workers from it. Nothing
+    here touches the database."""
+    from automation.api import _jobs_path
+
+    _jobs_path()  # reverse(): imports the whole URLconf
+
+
+_load_views()
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     if path.startswith(settings.AUTOMATION_API_PREFIXES):

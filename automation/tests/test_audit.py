@@ -3,13 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from automation import audit, calls, globalkeys, service
 from automation.models import AutomationEvent
 from automation.tests.conftest import trigger
 from conftest import PASSWORD
+from macros.models import Macro
 
 pytestmark = pytest.mark.django_db
 Kind = AutomationEvent.Kind
@@ -277,3 +278,26 @@ def test_counted_calls_of_a_page_deleted_meanwhile_are_dropped_and_the_others_wr
 
     assert _counted() == {("macro", "127.0.0.1", "queued"): 2}
     assert calls.call_counts._pending == 0
+
+
+
+def test_the_lookup_is_planned_once_per_connection_on_postgresql(client, automated, batched):
+    # Django opens psycopg connections with preparation off; the trigger's lookup turns it
+    # back on for itself only (planning it cost the server ten times running it).
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL plans statements; SQLite's are compiled in the process")
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall()]
+
+    assert trigger(client, automated, automated.key).json()["coalesced"] is False  # queues the job
+    for _ in range(3):
+        assert trigger(client, automated, automated.key).json()["coalesced"] is True
+    for _ in range(10):  # more than psycopg's usual threshold for preparing on its own
+        assert Macro.objects.filter(pk=automated.macro.pk).exists()
+
+    statements = prepared()
+    assert len(statements) == 1, statements
+    assert "automation_macrokey" in statements[0] and "macros_snapshotjob" in statements[0]
