@@ -193,6 +193,10 @@ class AutomationAPIView(APIView):
     def get_exception_handler(self):
         return json_exception_handler
 
+    def perform_authentication(self, request) -> None:
+        """Nothing to do up front: calls authenticate by their key, in the views, and
+        ``request.user`` is never read (DRF would make an anonymous user for each call)."""
+
     def initial(self, request, *args, **kwargs) -> None:
         self.refusal = _Refusal()
         # 405 first, then 413, before anything touches the database.
@@ -488,7 +492,7 @@ class TriggerMacroSnapshot(AutomationAPIView):
     def accepted(self, body: dict) -> Response:
         """202 with the job, or, with ``?wait=`` and the job ended in time, 200 with its status."""
         headers = {"Location": body["status_url"]}
-        ended = waiting.wait_for_jobs([uuid.UUID(body["job"])], self.wait)
+        ended = waiting.wait_for_jobs([uuid.UUID(body["job"])], self.wait) if self.wait > 0 else None
         if ended is not None:
             return Response(job_status_body(next(iter(ended.values()))), headers=headers)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)

@@ -5,7 +5,9 @@ authentication, permissions or parsers) and the site are served by the same guni
 command (sync workers, as many as gunicorn.conf.py ships: 2 per CPU + 1; --workers N
 for another count) on the same machine and measured alternately with wrk: bare,
 trigger, bare, trigger, … Every trigger call carries a valid key and joins its macro's
-queued job (no worker runs), which is the steady state of a burst.
+queued job (no worker runs), which is the steady state of a burst. wrk sends the bare
+view the very same requests (path aside): same headers, key and body, made by the same
+Lua function, so the load generator, which shares the two cores, costs both runs alike.
 
 Settings as shipped: the per-key limit AUTOMATION_THROTTLE (120/min) is on, and so is the
 refused-attempts guard. A key may make 120 calls a minute, so the calls go round --keys
@@ -53,12 +55,13 @@ end
 BODY = '{"issue": {"key": "WEB-1", "fields": {"summary": "Jira Automation sends issue data"}}}'
 
 
-def bare_lua() -> str:
-    return f"""
-wrk.method = "POST"
-wrk.body = '{BODY}'
-wrk.headers["Content-Type"] = "application/json"
-""" + LUA_COMMON
+def bare_lua(targets: list[dict]) -> str:
+    """The same requests as the trigger's, key header and body included, sent to the bare view.
+
+    Both runs make their requests the same way (a Lua function that picks the next key
+    and formats the request), so wrk, which shares the machine, costs both sides alike
+    and the figure compares the servers only."""
+    return trigger_lua([{**t, "url_path": "/bench/bare"} for t in targets])
 
 
 def trigger_lua(targets: list[dict]) -> str:
@@ -120,7 +123,8 @@ def main() -> int:
         base = site.gunicorn(workers=args.workers)
         bare_base = site.gunicorn(workers=args.workers, app="bench.bench_trigger_bare:application", ready="/bench/bare")
         bare_script, trigger_script = Path(tmp, "bare.lua"), Path(tmp, "trigger.lua")
-        bare_script.write_text(bare_lua())
+        bare_script.touch(0o600)
+        bare_script.write_text(bare_lua(targets))
         trigger_script.touch(0o600)  # it holds the keys
         trigger_script.write_text(trigger_lua(targets))
         # Warm both paths (imports, first connections), then measure alternately.

@@ -38,6 +38,51 @@ def test_the_hash_is_argon2id_with_the_small_profile_in_its_phc_string():
     assert not keys.check("not a hash", key.raw)
 
 
+@pytest.fixture
+def argon2_checks(monkeypatch):
+    """Counts the full Argon2 checks ``keys.check`` makes (its memo of verified keys aside)."""
+    made = []
+    real = keys._argon2_check
+    monkeypatch.setattr(keys, "_argon2_check", lambda stored, raw: made.append(stored) or real(stored, raw))
+    monkeypatch.setattr(keys, "_verified", {})
+    return made
+
+
+def test_a_verified_key_is_recognised_again_without_argon2(argon2_checks):
+    key = keys.new_key()
+    assert keys.check(key.hash, key.raw)
+    assert keys.check(key.hash, keys.parse(key.raw))
+    assert argon2_checks == [key.hash]
+    assert key.raw not in repr(keys._verified) and key.raw.encode() not in keys._verified.values()
+
+
+def test_a_wrong_secret_is_refused_with_a_full_check_even_after_the_right_one(argon2_checks):
+    key = keys.new_key()
+    assert keys.check(key.hash, key.raw)
+    wrong = key.raw[:-1] + ("A" if key.raw[-1] != "A" else "B")
+    assert not keys.check(key.hash, wrong)
+    assert not keys.check(key.hash, wrong)
+    assert argon2_checks == [key.hash] * 3  # the right one once, the wrong one every time
+    assert keys.check(key.hash, key.raw)  # and the right one is still known
+
+
+def test_a_regenerated_key_is_not_recognised_by_the_old_secret(argon2_checks):
+    old, new = keys.new_key(), keys.new_key()
+    assert keys.check(old.hash, old.raw)
+    assert not keys.check(new.hash, old.raw)  # the macro's row now holds the new hash
+    assert not keys.check(keys.DUMMY_HASH, old.raw)
+    assert keys.check(new.hash, new.raw)
+
+
+def test_the_memo_of_verified_keys_is_bounded(argon2_checks, monkeypatch):
+    monkeypatch.setattr(keys, "_VERIFIED_MAX", 3)
+    made = [keys.new_key() for _ in range(5)]
+    for key in made:
+        assert keys.check(key.hash, key.raw)
+    assert len(keys._verified) <= 3
+    assert all(keys.check(key.hash, key.raw) for key in made)
+
+
 def test_one_check_is_cheap_enough_for_every_request():
     # The figure (22-33 µs here) and its bar are bench/bench_trigger.py's; this bound only
     # catches a profile gone memory-hard (the argon2 default, 64 MiB, costs tens of ms).
