@@ -215,14 +215,12 @@ def _relaxed_commit() -> Iterator[None]:
     (bench_trigger.py on PostgreSQL: 19% of the bare view, 50%+ without). A crash can
     lose the last fraction of a second of counts, never corrupt them; the jobs themselves
     are committed normally by ``request_snapshot``. SQLite (synchronous=NORMAL in WAL
-    mode) does not flush per commit anyway.
+    mode) does not flush per commit anyway. A transaction either way.
     """
-    if connection.vendor != "postgresql":
-        yield
-        return
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
 
 
@@ -230,20 +228,20 @@ def record_trigger_batch(calls: dict[tuple, int], now) -> None:
     """Count batches of coalesced calls: ``{(macro_id, page_id, key_kind, key_lookup, address, job_id): n}``.
 
     One UPDATE for the whole batch (a batch spread over many keys would otherwise cost a
-    statement, and on PostgreSQL a round trip, per key); the rare call site that has no
-    row yet (the job was queued by another key or address) gets its own.
+    statement, and on PostgreSQL a round trip, per key), and one INSERT for the call
+    sites that have no row yet (the job was queued by another key or address).
     """
     # In one order everywhere: two processes writing overlapping batches then lock the
     # rows in the same order instead of deadlocking (PostgreSQL aborts one of them).
     sites = sorted(calls.items(), key=lambda item: (str(item[0][5]), item[0][3], item[0][4] or ""))
     try:
-        with transaction.atomic():  # all or nothing: a batch kept for later is never half counted
+        with _relaxed_commit():  # all or nothing: a batch kept for later is never half counted
             _record_sites(sites, now)
     except IntegrityError:
         # A macro or page deleted since its calls were counted: write the others one by one.
         for site in sites:
             try:
-                with transaction.atomic():
+                with _relaxed_commit():
                     _record_sites([site], now)
             except IntegrityError:
                 log.info("dropped %d counted calls of a macro that is gone", site[1])
@@ -253,10 +251,18 @@ def _record_sites(sites: list[tuple[tuple, int]], now) -> None:
     for start in range(0, len(sites), 1000):
         chunk = sites[start : start + 1000]
         found = _bump_many(chunk, now)
-        for (macro_id, page_id, key_kind, key_lookup, address, job_id), n in chunk:
-            if (str(job_id), key_lookup, address) not in found:  # address: as client_address() gives it
-                record_trigger(macro_id=macro_id, page_id=page_id, key_kind=key_kind, key_lookup=key_lookup,
-                               address=address, job_id=job_id, coalesced=True, calls=n)
+        # Call sites without a row yet (their job was queued by a schedule, a person, or
+        # another key) get theirs in one statement, not one each: after a deploy or a
+        # scheduled run, a burst over many macros found none (a second per worker's batch).
+        AutomationEvent.objects.bulk_create(
+            AutomationEvent(
+                kind=Kind.TRIGGERED, via=Via.API, macro_id=macro_id, page_id=page_id, key_kind=key_kind,
+                key_lookup=key_lookup, client_address=address, job_id=job_id, reason="coalesced", count=n,
+                created_at=now, last_seen_at=now,
+            )
+            for (macro_id, page_id, key_kind, key_lookup, address, job_id), n in chunk
+            if (str(job_id), key_lookup, address) not in found  # address: as client_address() gives it
+        )
 
 
 def _bump_many(chunk: list[tuple[tuple, int]], now) -> set[tuple[str, str, str | None]]:

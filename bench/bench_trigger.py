@@ -15,7 +15,7 @@ macros, each with its own key, enough that none reaches its limit (any 429 would
 as non-2xx and fail the run). --throttle-off measures one key with AUTOMATION_THROTTLE=off
 instead, and says so in its output.
 
-    .venv/bin/python bench/bench_trigger.py [--seconds 6] [--rounds 5] [--keys 2000] [--throttle-off]
+    .venv/bin/python bench/bench_trigger.py [--seconds 6] [--rounds 5] [--keys 3000] [--throttle-off]
         [--database sqlite|postgres] [--redis URL]
 
 Bar: trigger ≥ 50% of bare, no non-2xx, no 5xx, no "database is locked", and every
@@ -101,7 +101,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers for both; 0 (default): gunicorn.conf.py's, as shipped")
-    parser.add_argument("--keys", type=int, default=2000, help="macros (each with its own key) the calls go round")
+    parser.add_argument("--keys", type=int, default=3000, help="macros (each with its own key) the calls go round")
     parser.add_argument("--throttle-off", action="store_true", help="one key, AUTOMATION_THROTTLE=off (not as shipped)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--redis", metavar="URL", help="cache (throttles) and queue on Redis, as in production with PostgreSQL")
