@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_trigger_common import Site
+from bench.bench_trigger_common import Site, cpu_by_kind
 
 LUA_COMMON = """
 local threads = {}
@@ -95,6 +95,16 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
     }
 
 
+def measured(web_master: int, run) -> dict:
+    """``run()``'s wrk figures, with the CPU each kind of process spent per answered call."""
+    before = cpu_by_kind(web_master)
+    result = run()
+    after = cpu_by_kind(web_master)
+    answered = sum(result["statuses"].values()) or 1
+    result["cpu_us"] = {kind: (after[kind] - before[kind]) / answered * 1e6 for kind in before}
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=6)
@@ -132,8 +142,8 @@ def main() -> int:
         warm = wrk(base, trigger_script, 2, args.connections)
         bare_runs, trigger_runs = [], []
         for round_number in range(1, args.rounds + 1):
-            bare = wrk(f"{bare_base}/bench/bare", bare_script, args.seconds, args.connections)
-            trig = wrk(base, trigger_script, args.seconds, args.connections)
+            bare = measured(site.masters[bare_base], lambda: wrk(f"{bare_base}/bench/bare", bare_script, args.seconds, args.connections))
+            trig = measured(site.masters[base], lambda: wrk(base, trigger_script, args.seconds, args.connections))
             bare_runs.append(bare)
             trigger_runs.append(trig)
             print(
@@ -175,6 +185,10 @@ def main() -> int:
     print(f"bare DRF 202 (minimal project): {bare_rps:8.0f} req/s")
     print(f"trigger (coalesced):            {trigger_rps:8.0f} req/s  (means: {trigger_rps / bare_rps:.0%} of bare)")
     print(f"trigger / bare, median of the rounds: {ratio:.0%} (bar ≥ 50%)")
+    for name, runs in (("bare", bare_runs), ("trigger", trigger_runs)):
+        split = {kind: statistics.median(r["cpu_us"][kind] for r in runs) for kind in runs[0]["cpu_us"]}
+        print(f"CPU per answered call, {name} (median of the rounds): web workers {split['web']:.0f} µs, "
+              f"PostgreSQL {split['postgres']:.0f} µs, Redis {split['redis']:.0f} µs")
     print(f"trigger non-2xx: {non_2xx}; 5xx: {server_errors}; 'database is locked' in the server log: {locked}")
     print(f"jobs: {counted['jobs']} (one per macro: {keys}); accepted calls seen by wrk {accepted}, counted in the audit {counted['triggered']} (+ at most {in_flight} in flight when wrk stopped)")
     ok = (ratio >= 0.5 and non_2xx == 0 and server_errors == 0 and locked == 0 and counted["jobs"] == keys

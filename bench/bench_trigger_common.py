@@ -117,6 +117,7 @@ class Site:
             **(extra_env or {}),
         }
         self.processes: list[subprocess.Popen] = []
+        self.masters: dict[str, int] = {}  # gunicorn's master pid by URL
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createcachetable")
 
@@ -150,6 +151,7 @@ class Site:
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}{ready}", process)
+        self.masters[url] = process.pid
         return url
 
     def qcluster(self, workers: int = 2) -> subprocess.Popen:
@@ -198,6 +200,34 @@ class Site:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def cpu_by_kind(web_master: int) -> dict[str, float]:
+    """CPU seconds used so far by one gunicorn (master and workers, restarted ones included),
+    PostgreSQL's processes and Redis, read from /proc (Linux only; empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = os.path.basename(f.read().split(b"\0", 1)[0].decode(errors="replace"))
+        except OSError:
+            continue
+        pid, parent = int(entry), int(fields[1])
+        own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        if pid == web_master:
+            found["web"] += (own + reaped) / ticks  # workers that exited (max_requests) are in "reaped"
+        elif parent == web_master:
+            found["web"] += own / ticks
+        elif command.startswith("postgres"):
+            found["postgres"] += (own + reaped) / ticks  # the postmaster reaps closed connections' backends
+        elif "redis-server" in command:
+            found["redis"] += own / ticks
+    return found
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from automation import audit, calls, globalkeys, service
-from automation.models import AutomationEvent
+from automation.models import AutomationEvent, MacroAutomation
 from automation.tests.conftest import trigger
 from conftest import PASSWORD
 from macros.models import Macro
@@ -223,6 +223,23 @@ def test_last_called_is_written_at_most_once_a_minute(client, automated):
     trigger(client, automated, automated.key)
     automation.refresh_from_db()
     assert automation.last_called_at == first
+
+
+@pytest.mark.parametrize(("ago", "rewritten"), [(30, False), (90, True)])
+def test_last_called_is_rewritten_once_it_is_a_minute_old(client, automated, ago, rewritten):
+    # The lookup reads "last called" as seconds in SQL (EXTRACT on PostgreSQL, julianday on
+    # SQLite): half a minute ago is too recent, a minute and a half ago is not.
+    trigger(client, automated, automated.key)
+    earlier = timezone.now() - timedelta(seconds=ago)
+    MacroAutomation.objects.filter(macro=automated.macro).update(last_called_at=earlier)
+
+    assert trigger(client, automated, automated.key).status_code == 202
+
+    now_written = MacroAutomation.objects.get(macro=automated.macro).last_called_at
+    if rewritten:
+        assert timezone.now() - now_written < timedelta(seconds=5)
+    else:
+        assert now_written == earlier
 
 
 def test_admins_see_the_audit_log_read_only_with_filters_and_search(client, automated, people):
