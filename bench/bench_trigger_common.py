@@ -214,7 +214,8 @@ def cpu_by_kind(web_master: int) -> dict[str, float]:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                command = os.path.basename(f.read().split(b"\0", 1)[0].decode(errors="replace"))
+                argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+            command = os.path.basename(argv0.split(" ", 1)[0])  # "postgres: 15/main: …" for a backend
         except OSError:
             continue
         pid, parent = int(entry), int(fields[1])
