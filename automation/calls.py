@@ -148,7 +148,7 @@ def _fetch_one(sql: str, params: list) -> tuple | None:
     """
     for attempt in (1, 2):
         try:
-            if connection.vendor == "postgresql":
+            if connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
                 return _fetch_one_prepared(sql, params)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)

@@ -318,3 +318,16 @@ def test_the_lookup_is_planned_once_per_connection_on_postgresql(client, automat
     statements = prepared()
     assert len(statements) == 1, statements
     assert "automation_macrokey" in statements[0] and "macros_snapshotjob" in statements[0]
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(client, automated, batched, settings, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    settings.DATABASE_PREPARED_STATEMENTS = False
+
+    def refuse(sql, params):
+        raise AssertionError("prepared although DATABASE_PREPARED_STATEMENTS is off")
+
+    monkeypatch.setattr(calls, "_fetch_one_prepared", refuse)
+    for expected in (False, True, True):
+        assert trigger(client, automated, automated.key).json()["coalesced"] is expected
