@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation import globalkeys, site
+from automation import calls, globalkeys, site
 from automation.models import AutomationEvent, GlobalKey
 from automation.tests.conftest import enable_and_publish, trigger
 from conftest import publish_page_with_macro
@@ -118,6 +118,19 @@ def test_the_global_key_joins_a_job_a_macro_key_queued(client, automated, global
 
     assert response.status_code == 202
     assert response.json() == {**first, "coalesced": True}
+
+
+def test_the_written_out_lookups_work_when_built_in_the_call(client, automated, global_key, monkeypatch):
+    # A process writes out the SQL of these lookups on first use and keeps it: clear what
+    # earlier tests left, so this test's calls build it (as a fresh worker's first call does).
+    for name in ("_sql", "_global_sql", "_macro_sql"):
+        monkeypatch.setattr(calls, name, None)
+
+    first = trigger(client, automated, automated.key)
+    joined = trigger(client, automated, global_key)
+
+    assert first.status_code == joined.status_code == 202
+    assert joined.json() == {**first.json(), "coalesced": True}
 
 
 def test_the_global_key_reads_any_jobs_status(client, automated, global_key):
