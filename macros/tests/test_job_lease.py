@@ -220,3 +220,23 @@ def test_a_failure_after_the_sweep_failed_the_job_leaves_the_sweeps_verdict(page
     assert sweeps == [{"requeued": 0, "failed": 1}]
     assert job.status == Status.FAILED and job.attempts == last
     assert job.error.startswith("The worker taking this snapshot stopped before it finished")
+
+
+def test_a_broker_that_cannot_tell_its_queue_size_counts_as_messages_waiting(page_and_macro, monkeypatch, caplog):
+    class BrokerDown:
+        def queue_size(self):
+            raise ConnectionError("the broker is down")
+
+    _, macro = page_and_macro
+    now = timezone.now()
+    # Queued for longer than two leases: lost if nothing waited in the broker (see above).
+    queued = SnapshotJob.objects.create(macro=macro, trigger="manual", created_at=now - timedelta(seconds=61))
+    monkeypatch.setattr("django_q.brokers.get_broker", lambda *args, **kwargs: BrokerDown())
+
+    with caplog.at_level("WARNING", logger="macros.snapshots"):
+        assert reap_stale_jobs(now) == {"requeued": 0, "failed": 0}
+
+    assert _queued_messages(queued) == 0
+    [record] = [r for r in caplog.records if r.name == "macros.snapshots"]
+    assert record.getMessage() == "sweep: could not read the broker's queue size"
+    assert isinstance(record.exc_info[1], ConnectionError)
