@@ -7,10 +7,11 @@ import time
 import traceback
 
 import pytest
+import requests
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import REPEATED_TOKEN, JiraCloud, detect_deployment
+from macros.sources.jira import REPEATED_TOKEN, JiraCloud, _Budget, _secs, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import (
     CLOUD_COUNT,
@@ -209,6 +210,18 @@ def test_approximate_count_failure_does_not_fail_the_search(server, status):
     assert pages[0].expected is None
 
 
+@pytest.mark.parametrize(
+    "answer, expected",
+    [({"count": 0}, 0), ([42], None), (None, None), ({"count": "42"}, None), ({"count": True}, None), ({"count": -1}, None)],
+)
+def test_only_a_whole_count_of_zero_or_more_is_taken_from_the_count_answer(server, answer, expected):
+    serve(server, Sequence(answers=[json_response(answer)]), path=CLOUD_COUNT)
+    serve(server, CloudSearch(total=3))
+    pages = run(cloud(server))
+    assert keys(pages) == ["ABC-1", "ABC-2", "ABC-3"]
+    assert pages[0].expected == expected
+
+
 def test_preview(server):
     handler = serve(server, CloudSearch(total=50), count=50)
     page = cloud(server).preview("project = ABC", ["summary"], limit=10)
@@ -351,6 +364,17 @@ def test_504_exhausted(server):
         str(error),
     ), str(error)
     assert len(handler.seen) == 2
+
+
+def test_a_backoff_longer_than_the_budget_left_is_cut_to_it(server):
+    # 503 without Retry-After: urllib3 backs off 0 s, then 10 s (backoff_factor 5), past
+    # the 1 s budget: the wait is cut to what is left, then the search gives up.
+    handler = serve(server, Sequence(answers=[Response("<html>Busy</html>", 503, content_type="text/html")]))
+    started = time.monotonic()
+    error = failure(cloud(server, retry_budget_seconds=1, max_retries=5, backoff_factor=5))
+    assert time.monotonic() - started < 6  # not the 10 s back-off: generous for a busy machine
+    assert str(error).startswith("Jira was unavailable (HTTP 503) after "), str(error)
+    assert len(handler.seen) >= 2
 
 
 def test_read_timeouts_exhausted(server):
@@ -531,6 +555,32 @@ def test_403_permission(server):
         "Jira refused access (HTTP 403): You do not have permission to view these issues. Check that the "
         "Jira account behind JIRA_TOKEN may browse the projects in this query, or ask your Jira admin for access."
     )
+
+
+def test_403_with_a_denied_reason_other_than_a_captcha_names_it(server):
+    error = error_for(server, Response("", 403, {"X-Authentication-Denied-Reason": "AUTHORISATION_FAILED"}))
+    assert str(error) == (
+        "Jira refused access (HTTP 403 (X-Authentication-Denied-Reason: AUTHORISATION_FAILED)). Check that the "
+        "Jira account behind JIRA_TOKEN may browse the projects in this query, or ask your Jira admin for access."
+    )
+
+
+def test_a_connection_error_of_no_known_kind_is_reported_plainly():
+    source = JiraCloud("https://jira.example.com", stub.USER, stub.TOKEN)
+    error = source._http._transport_error(requests.exceptions.ConnectionError("something odd"), _Budget(5, 1))
+    assert re.fullmatch(
+        r"Could not reach Jira at https://jira\.example\.com: the connection failed \(after 1 attempt over "
+        r"[\d.]+ seconds\)\. Check JIRA_URL and the network\.",
+        str(error),
+    ), str(error)
+
+
+@pytest.mark.parametrize(
+    "seconds, written",
+    [(0, "0"), (0.5, "0.5"), (0.25, "0.25"), (2.0, "2"), (9.99, "9.99"), (10, "10"), (10.25, "10"), (95.7, "96")],
+)
+def test_seconds_in_messages_are_written_short(seconds, written):
+    assert _secs(seconds) == written
 
 
 def test_404(server):
