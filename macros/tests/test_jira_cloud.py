@@ -730,6 +730,36 @@ def test_fields_are_listed_and_cached(server):
     assert handler.seen[0].headers["Authorization"] == stub.basic_header()
 
 
+
+def test_odd_entries_of_the_field_list_are_skipped_or_filled_in(server):
+    serve(
+        server,
+        Sequence(
+            answers=[
+                json_response(
+                    [
+                        {"id": "key", "name": "Issue key"},  # the key is listed once, as ours
+                        "not a field",
+                        {"name": "No id"},
+                        {"id": "", "name": "An empty id"},
+                        {"id": "customfield_10020", "schema": "not an object"},  # no name, no custom
+                        {"id": "labels", "name": "Labels", "schema": {"type": "array", "items": "string"}},
+                    ]
+                )
+            ]
+        ),
+        path="/rest/api/3/field",
+        method="GET",
+    )
+    fields = cloud(server).fields()
+    assert [(f.id, f.name, f.custom, f.schema_type) for f in fields] == [
+        ("key", "Key", False, "string"),
+        ("customfield_10020", "customfield_10020", True, None),
+        ("labels", "Labels", False, "array"),
+    ]
+    assert fields[1].schema == {} and fields[2].schema == {"type": "array", "items": "string"}
+
+
 def test_myself(server):
     serve(
         server,
