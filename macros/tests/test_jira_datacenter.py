@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import JiraDataCenter, detect_deployment
+from macros.sources.jira import JiraDataCenter, _unseen, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import DC_SEARCH, DcSearch, Sequence, json_response
 
@@ -151,6 +151,27 @@ def test_duplicated_issue_across_pages_is_yielded_once(server):
     assert got == [f"ABC-{n}" for n in range(1, 31)]
     assert len(got) == len(set(got))
     assert [b["startAt"] for b in handler.bodies] == [0, 10, 20, 30]
+
+
+def test_an_issue_is_known_again_by_its_id_else_its_key_and_one_with_neither_is_always_kept():
+    issues = [
+        {"id": "1", "key": "A-1"},
+        {"id": "1", "key": "A-1"},  # again: dropped
+        {"id": "2", "key": "A-1"},  # the id decides (a key can move to another issue)
+        {"key": "A-3"},
+        {"key": "A-3"},  # no id: the key decides
+        {},
+        {},  # neither: nothing to tell them apart by, so both are kept
+        "not an issue",
+        "not an issue",
+    ]
+    seen: set[str] = set()
+
+    fresh = _unseen(issues, seen)
+
+    assert fresh == [issues[0], issues[2], issues[3], issues[5], issues[6], issues[7], issues[8]]
+    assert seen == {"1", "2", "A-3"}
+    assert _unseen([{"id": "2", "key": "A-2"}, {"id": "4"}], seen) == [{"id": "4"}]  # remembered across pages
 
 
 def test_empty_page_stops(server):
