@@ -11,7 +11,7 @@ import requests
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import REPEATED_TOKEN, JiraCloud, _Budget, _secs, detect_deployment
+from macros.sources.jira import REPEATED_TOKEN, JiraCloud, _Budget, _looks_html, _messages, _secs, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import (
     CLOUD_COUNT,
@@ -573,6 +573,30 @@ def test_a_connection_error_of_no_known_kind_is_reported_plainly():
         r"[\d.]+ seconds\)\. Check JIRA_URL and the network\.",
         str(error),
     ), str(error)
+
+
+def test_a_connection_that_could_not_be_made_for_another_reason_than_a_refusal():
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    source = JiraCloud("https://jira.example.com", stub.USER, stub.TOKEN)
+    unreachable = NewConnectionError(None, "Failed to establish a new connection: [Errno 113] No route to host")
+    exc = requests.exceptions.ConnectionError(MaxRetryError(None, "/rest/api/3/search/jql", unreachable))
+    error = source._http._transport_error(exc, _Budget(5, 1))
+    assert "https://jira.example.com: no connection could be made (after 1 attempt" in str(error), str(error)
+
+
+@pytest.mark.parametrize("body", [b"<html><p>Sign in</p></html>", b"  <HEAD><title>x</title></HEAD>", b"<!DOCTYPE html>", b"<body>"])
+def test_an_html_body_is_recognised_whatever_its_content_type_says(body):
+    resp = requests.Response()
+    resp.headers["Content-Type"] = "application/json"
+    resp._content = body
+    assert _looks_html(resp)
+
+
+def test_jiras_words_are_read_from_every_shape_of_error_body():
+    assert _messages({"errorMessages": ["One."], "errors": {"jql": "Two."}, "error": {"message": "Three."}}) == ["One.", "Two.", "Three."]
+    assert _messages({"message": "Four.", "errorMessage": "Five."}) == ["Four.", "Five."]
+    assert _messages(["Six.", 7, ""]) == ["Six."]
 
 
 @pytest.mark.parametrize(

@@ -240,3 +240,15 @@ def test_a_broker_that_cannot_tell_its_queue_size_counts_as_messages_waiting(pag
     [record] = [r for r in caplog.records if r.name == "macros.snapshots"]
     assert record.getMessage() == "sweep: could not read the broker's queue size"
     assert isinstance(record.exc_info[1], ConnectionError)
+
+
+def test_each_renewal_counts_a_beat_and_pushes_the_lease_on(page_and_macro, settings):
+    _, macro = page_and_macro
+    then = timezone.now()
+    job = SnapshotJob.objects.create(macro=macro, trigger="manual", status=Status.RUNNING, attempts=1, lease_until=then)
+    beat = LeaseHeartbeat(job)  # not started: beats by hand
+
+    assert beat.renew() and beat.renew()
+
+    assert beat.beats == 2
+    assert SnapshotJob.objects.get(pk=job.pk).lease_until >= then + timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
