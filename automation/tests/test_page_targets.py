@@ -80,3 +80,14 @@ def test_a_chunked_bulk_body_is_read_whole_up_to_one_mib_and_refused_past_it(cli
     assert [result["page"] for result in accepted.json()["results"]] == [page.pk]
     assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
     assert SnapshotJob.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", [b"", b" \n\t "])
+def test_an_empty_bulk_body_is_refused_with_an_example_of_one(client, global_key, body):
+    response = client.post("/api/automation/v1/snapshots", data=body, content_type="application/json",
+                           HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": 'The body is empty. Send a JSON object such as {"pages": [12], "macros": []}.',
+        "code": "invalid_json",
+    }
