@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import JiraDataCenter, _unseen, detect_deployment
+from macros.sources.jira import JiraDataCenter, _id_ordered, _unseen, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import DC_SEARCH, DcSearch, Sequence, json_response
 
@@ -172,6 +172,24 @@ def test_an_issue_is_known_again_by_its_id_else_its_key_and_one_with_neither_is_
     assert fresh == [issues[0], issues[2], issues[3], issues[5], issues[6], issues[7], issues[8]]
     assert seen == {"1", "2", "A-3"}
     assert _unseen([{"id": "2", "key": "A-2"}, {"id": "4"}], seen) == [{"id": "4"}]  # remembered across pages
+
+
+@pytest.mark.parametrize(
+    "jql, split",
+    [
+        ("project = X", ("project = X", "ASC")),
+        ("project = X ORDER BY key DESC", ("project = X", "DESC")),
+        ("project = X order by id asc", ("project = X", "ASC")),
+        ("project = X ORDER BY created", ("project = X", None)),
+    ],
+)
+def test_a_query_in_key_or_id_order_or_none_can_be_read_in_id_blocks(jql, split):
+    assert _id_ordered(jql) == split
+
+
+def test_too_deep_says_how_many_issues_when_jira_told():
+    assert JiraDataCenter._too_deep(12_345, 10_000).startswith("This query matches 12,345 issues; Jira Data Center cannot page")
+    assert JiraDataCenter._too_deep(None, 10_000).startswith("This query matches more than 10,000 issues; Jira Data Center")
 
 
 def test_empty_page_stops(server):
