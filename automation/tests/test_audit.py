@@ -153,8 +153,11 @@ def global_key(people) -> str:
 
 
 @pytest.fixture
-def batched(settings):
+def batched(settings, monkeypatch):
     settings.AUTOMATION_COUNT_FLUSH_SECONDS = 60
+    # A counter of the test's own, built here: the process's one was built at import, so a
+    # mistake in building one would show in no test (mutmut forks its children after that).
+    monkeypatch.setattr(calls, "call_counts", calls.CallCounts())
     yield settings
     calls.call_counts.flush()
 
