@@ -135,6 +135,28 @@ def test_short_and_empty_pages_mid_stream_do_not_end_the_search(server):
     assert len(handler.seen) == 8  # 5+2+0+1+5+0+3 = 16 in seven pages, then the last 4
 
 
+def test_only_a_long_run_of_empty_pages_stops_the_search(server, monkeypatch):
+    monkeypatch.setattr("macros.sources.jira.MAX_EMPTY_PAGES", 2)
+    serve(server, CloudSearch(total=20, page_sizes=[5, 0, 5, 0, 5, 0, 5]))
+    assert keys(run(cloud(server), page_size=5)) == [f"ABC-{n}" for n in range(1, 21)]  # never two in a row
+
+    server.clear()
+    serve(server, CloudSearch(total=20, page_sizes=[5, 0, 0, 5]))
+    with pytest.raises(SourceError) as info:
+        run(cloud(server), page_size=5)
+    assert str(info.value) == (
+        "Jira sent 2 empty pages in a row without ending the search; it was stopped. Try again later or narrow the query."
+    )
+
+
+def test_listing_every_id_counts_only_empty_pages_in_a_row(server, monkeypatch):
+    monkeypatch.setattr("macros.sources.jira.MAX_EMPTY_PAGES", 2)
+    serve(server, CloudSearch(total=250))  # ids come 100 a page here (the stand-in's cap)
+    source = cloud(server)
+    ids, calls = source._all_ids("project = ABC", source._http.new_budget())
+    assert len(ids) == 250 and calls == 3
+
+
 def test_repeated_token_is_an_error(server):
     serve(server, CloudSearch(total=50, repeat_token_at=1))
     source = cloud(server)
