@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +16,31 @@ from macros.models import Macro, Page, Space, SpacePermission
 from macros.sources.base import FieldInfo, Identity, JqlError, ResultPage, Source, SourceError
 
 PASSWORD = "correct horse battery"
+
+# settings.py names the SQLite test database after the process that read the settings.
+_TEST_DB_PID = re.compile(r"(?<=^test-)\d+(?=\.sqlite3)")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """One SQLite test database per process that runs a test session, not per settings read.
+
+    settings.py fixes the file name (``var/test-<pid>.sqlite3``) when the settings are
+    read. mutmut reads them once (its first pytest session, or its fork server's
+    collection), then forks a child per mutant, and each child runs a pytest session of
+    its own: with two children at once both would create, use and delete the same file
+    and fail each other's tests, which counts mutants as killed that are not. Here a
+    session in a process other than the one that read the settings renames the file
+    after its own pid; a plain ``pytest`` run (same pid) is unchanged. This runs after
+    pytest-django's xdist/tox suffixes, which come after the ``.sqlite3``.
+    """
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        name = (db.get("TEST") or {}).get("NAME")
+        if db["ENGINE"] == "django.db.backends.sqlite3" and name:
+            path = Path(name)
+            db["TEST"]["NAME"] = str(path.with_name(_TEST_DB_PID.sub(str(os.getpid()), path.name, count=1)))
 
 
 @pytest.fixture(autouse=True)

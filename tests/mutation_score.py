@@ -71,17 +71,17 @@ def report(by_module: dict[str, dict[str, int | None]], only: set[str] | None = 
     return all_killed, all_tested
 
 
-def sample(size: int, floor: float, seed: int) -> int:
+def sample(size: int, floor: float, seed: int, children: int = 2) -> int:
     os.chdir(ROOT)
     # First run: mutants made, the tests' coverage collected; the filter matches nothing.
-    subprocess.run([*MUTMUT, "run", "--max-children", "1", "no-such-mutant-*"], capture_output=True)
+    subprocess.run([*MUTMUT, "run", "--max-children", str(children), "no-such-mutant-*"], capture_output=True)
     names = sorted(name for codes in results().values() for name in codes)
     if not names:
         print("mutation sample: mutmut made no mutants (see `mutmut run`)")
         return 1
     chosen = random.Random(seed).sample(names, min(size, len(names)))
     print(f"mutation sample: {len(chosen)} of {len(names)} mutants (seed {seed})", flush=True)
-    subprocess.run([*MUTMUT, "run", "--max-children", "1", *chosen], capture_output=True)
+    subprocess.run([*MUTMUT, "run", "--max-children", str(children), *chosen], capture_output=True)
     killed, tested = report(results(), only=set(chosen))
     if tested < len(chosen) * 0.9:
         print(f"mutation sample: only {tested} of {len(chosen)} mutants were tested")
@@ -96,9 +96,11 @@ def main() -> int:
     parser.add_argument("--sample", type=int, help="run this many random mutants and score them")
     parser.add_argument("--floor", type=float, default=0.4, help="the share a sample must kill")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("MUTATION_SEED", random.randrange(1 << 30))))
+    # Each child runs its tests in a test database of its own (the root conftest.py).
+    parser.add_argument("--children", type=int, default=2, help="mutmut children at once")
     args = parser.parse_args()
     if args.sample:
-        return sample(args.sample, args.floor, args.seed)
+        return sample(args.sample, args.floor, args.seed, args.children)
     by_module = results()
     if not by_module:
         print("No mutmut results: run `make mutation` first.")

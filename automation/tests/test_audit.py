@@ -84,6 +84,7 @@ def test_refused_calls_are_counted_in_one_row_per_address_reason_and_minute(clie
     assert rows["127.0.0.1", "missing_api_key"].count == 5
     assert rows["192.0.2.99", "invalid_api_key"].count == 1
     assert rows["127.0.0.1", "invalid_api_key"].macro == automated.macro
+    assert rows["127.0.0.1", "invalid_api_key"].page == automated.page
     assert rows["127.0.0.1", "invalid_api_key"].last_seen_at >= rows["127.0.0.1", "invalid_api_key"].created_at
 
 
@@ -153,8 +154,11 @@ def global_key(people) -> str:
 
 
 @pytest.fixture
-def batched(settings):
+def batched(settings, monkeypatch):
     settings.AUTOMATION_COUNT_FLUSH_SECONDS = 60
+    # A counter of the test's own, built here: the process's one was built at import, so a
+    # mistake in building one would show in no test (mutmut forks its children after that).
+    monkeypatch.setattr(calls, "call_counts", calls.CallCounts())
     yield settings
     calls.call_counts.flush()
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation import globalkeys, site
+from automation import calls, globalkeys, site, waiting
 from automation.models import AutomationEvent, GlobalKey
 from automation.tests.conftest import enable_and_publish, trigger
 from conftest import publish_page_with_macro
@@ -88,6 +88,23 @@ def test_the_reference_products_take_snapshot_path_does_the_same(client, two_mac
     assert response.json()["page"] == page.pk
 
 
+def test_a_page_trigger_that_waits_answers_200_with_each_jobs_end_in_its_place(client, two_macro_page, global_key, monkeypatch):
+    # The jobs end while the call waits (a worker's part, stood in for here).
+    page, macros = two_macro_page
+
+    def jobs_end(job_ids, wait):
+        SnapshotJob.objects.filter(pk__in=job_ids).update(status="failed", error="Jira said no.", finished_at=timezone.now())
+        return {job.pk: job for job in SnapshotJob.objects.filter(pk__in=job_ids)}
+
+    monkeypatch.setattr(waiting, "wait_for_jobs", jobs_end)
+    response = trigger(client, page_path(page) + "?wait=5", global_key)
+
+    assert response.status_code == 200
+    jobs = response.json()["jobs"]
+    assert [(j["macro"], j["status"], j["error"]) for j in jobs] == [(str(m.public_id), "failed", "Jira said no.") for m in macros]
+    assert [j["job"] for j in jobs] == [str(SnapshotJob.objects.get(macro=m).pk) for m in macros]
+
+
 def test_a_page_trigger_coalesces_per_macro(client, two_macro_page, global_key, settings):
     page, _ = two_macro_page
     first = trigger(client, page_path(page), global_key).json()
@@ -118,6 +135,19 @@ def test_the_global_key_joins_a_job_a_macro_key_queued(client, automated, global
 
     assert response.status_code == 202
     assert response.json() == {**first, "coalesced": True}
+
+
+def test_the_written_out_lookups_work_when_built_in_the_call(client, automated, global_key, monkeypatch):
+    # A process writes out the SQL of these lookups on first use and keeps it: clear what
+    # earlier tests left, so this test's calls build it (as a fresh worker's first call does).
+    for name in ("_sql", "_global_sql", "_macro_sql"):
+        monkeypatch.setattr(calls, name, None)
+
+    first = trigger(client, automated, automated.key)
+    joined = trigger(client, automated, global_key)
+
+    assert first.status_code == joined.status_code == 202
+    assert joined.json() == {**first.json(), "coalesced": True}
 
 
 def test_the_global_key_reads_any_jobs_status(client, automated, global_key):

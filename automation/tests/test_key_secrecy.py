@@ -144,3 +144,13 @@ def test_an_error_inside_the_trigger_does_not_reveal_the_key_in_its_report(saved
     assert response.status_code == 500
     assert "the queue is down" in response.content.decode()
     assert secret_of(saved["key"]) not in response.content.decode()
+
+
+def test_a_grant_found_for_a_key_shows_its_lookup_id_and_macro_never_its_secret(automated):
+    from automation import calls, keys
+
+    grant = calls.find_key(keys.parse(automated.key))
+
+    shown = repr(grant)
+    assert shown == f"KeyGrant(lookup_id={automated.key[5:17]!r}, macro={automated.macro.public_id})"
+    assert secret_of(automated.key) not in shown and grant.hash not in shown

@@ -6,10 +6,12 @@ Written for mutants mutmut left alive (docs/mutation.md).
 from __future__ import annotations
 
 import json
+from io import BytesIO
 
 import pytest
 
 from automation import globalkeys
+from automation.api import MAX_BODY
 from automation.models import AutomationEvent
 from automation.tests.conftest import trigger
 from macros import pages as page_service
@@ -58,3 +60,34 @@ def test_a_bulk_call_that_names_nothing_is_refused_with_a_sentence(client, globa
     assert response.status_code == 400
     assert response.json()["detail"] == "Name at least one page or macro."
     assert not SnapshotJob.objects.exists()
+
+
+def _chunked_bulk(client, key: str, body: bytes):
+    """A bulk call whose body comes chunked (no Content-Length), as gunicorn hands it on."""
+    return client.generic("POST", "/api/automation/v1/snapshots", b"", HTTP_TRANSFER_ENCODING="chunked",
+                          HTTP_JIRA_SNAPSHOTS_API_KEY=key, **{"wsgi.input": BytesIO(body)})
+
+
+def test_a_chunked_bulk_body_is_read_whole_up_to_one_mib_and_refused_past_it(client, global_key, page_and_macro):
+    page, _ = page_and_macro
+    body = json.dumps({"pages": [page.pk]}).encode()
+    full = b" " * (MAX_BODY - len(body)) + body  # white space, then the JSON in the last chunk: 1 MiB exactly
+
+    accepted = _chunked_bulk(client, global_key, full)
+    refused = _chunked_bulk(client, global_key, b" " + full)
+
+    assert accepted.status_code == 202, accepted.content
+    assert [result["page"] for result in accepted.json()["results"]] == [page.pk]
+    assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
+    assert SnapshotJob.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", [b"", b" \n\t "])
+def test_an_empty_bulk_body_is_refused_with_an_example_of_one(client, global_key, body):
+    response = client.post("/api/automation/v1/snapshots", data=body, content_type="application/json",
+                           HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": 'The body is empty. Send a JSON object such as {"pages": [12], "macros": []}.',
+        "code": "invalid_json",
+    }

@@ -9,6 +9,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
 from automation import counters
+from automation.api import Throttled
 from automation.models import SharedCounter
 from automation.tests.conftest import trigger
 from automation.throttles import RefusedAttemptsGuard
@@ -190,3 +191,14 @@ def test_counts_live_where_every_process_sees_them(client, automated, strict):
     names = _counter_names()
     assert any(n.startswith("refused:127.0.0.1:") for n in names)
     assert any(n.startswith(f"calls:trigger:{automated.key[5:17]}:") for n in names)
+
+
+@pytest.mark.parametrize(
+    "wait, said",
+    [(0.2, "1 second"), (1, "1 second"), (1.2, "2 seconds"), (2, "2 seconds"), (59.5, "60 seconds")],
+)
+def test_the_wait_is_said_in_whole_seconds_with_one_second_singular(wait, said):
+    refusal = Throttled(wait, "calls with this key")
+
+    assert refusal.detail == f"Too many calls with this key; try again in {said}."
+    assert refusal.wait == int(said.split()[0])

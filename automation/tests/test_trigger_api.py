@@ -7,9 +7,10 @@ import uuid
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
 from django.test import RequestFactory
+from rest_framework import exceptions
 
 from automation import service
-from automation.api import TriggerMacroSnapshot
+from automation.api import TriggerMacroSnapshot, json_exception_handler
 from automation.models import AutomationEvent, MacroAutomation
 from automation.tests.conftest import enable_and_publish, trigger
 from conftest import publish_page_with_macro
@@ -392,3 +393,13 @@ def test_every_invalid_key_costs_one_hash_check_so_timing_tells_nothing(client, 
         assert trigger(client, automated, key).json() == INVALID
 
     assert len(checks) == 4
+
+
+@pytest.mark.parametrize("detail", [["a list"], {"field": ["a message"]}])
+def test_an_error_with_a_list_or_dict_detail_keeps_the_one_shape(detail):
+    # DRF gives such details to validation errors; no endpoint raises one today, and if one
+    # does its client still gets one sentence and a code, not DRF's structure.
+    answer = json_exception_handler(exceptions.ValidationError(detail), {})
+
+    assert answer.status_code == 400
+    assert answer.data == {"detail": "The request is not valid.", "code": "invalid"}

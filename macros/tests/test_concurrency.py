@@ -200,3 +200,22 @@ def test_a_worker_takes_at_most_half_the_limit_and_the_others_find_a_call_free(r
     first._release(held[0], "neutral")
     greedy.join(timeout=5)
     assert order == ["worker-b", "worker-a"]
+
+
+def test_each_site_has_one_limiter_per_process_kept_in_redis_when_a_url_is_given(redis_client, monkeypatch):
+    from macros.sources import concurrency
+
+    _, prefix = redis_client
+    monkeypatch.setattr(concurrency, "_limiters", {})
+    shared = concurrency.limiter_for("https://jira.example.com", redis_url=REDIS_URL, prefix=prefix, start=2, maximum=4)
+    local = concurrency.limiter_for("https://jira.example.com", start=3, maximum=5)
+
+    assert isinstance(shared, RedisLimiter) and (shared.start, shared.maximum, shared.current()) == (2, 4, 2.0)
+    assert isinstance(local, LocalLimiter) and (local.start, local.maximum) == (3, 5)
+    assert concurrency.limiter_for("https://jira.example.com", redis_url=REDIS_URL, prefix=prefix, start=2, maximum=4) is shared
+
+
+@pytest.mark.parametrize("start, maximum, begins_at", [(1, 5, 1), (0, 5, 1), (9, 5, 5), (3, 0, 1)])
+def test_a_limit_starts_where_asked_within_one_and_its_maximum(start, maximum, begins_at):
+    limiter = LocalLimiter(start=start, maximum=maximum)
+    assert limiter.start == limiter.current() == begins_at

@@ -202,3 +202,21 @@ def test_every_renderer_orders_any_values_without_raising_and_shows_no_raw_data(
                 assert not [m for m in RAW_MARKERS if m in shown], (type(renderer).__name__, value, shown)
             number = renderer.number(value)
             assert number is None or isinstance(number, float), (type(renderer).__name__, value, number)
+
+
+def test_fallbacks_of_users_request_types_resolutions_and_links():
+    from macros.fieldtypes import renderers as r
+
+    # A user known only by an email address (some Data Center directories) shows it.
+    assert r.User().text({"emailAddress": "ann@example.com", "active": True}) == "ann@example.com"
+    # A request type not in Service Management's object form reads as its own text.
+    assert r.RequestType().text("Get IT help") == "Get IT help"
+    assert r.RequestType().text({"requestType": {"name": "Report a bug"}}) == "Report a bug"
+    # Resolutions sort by their names, the empty one last.
+    resolution = renderer_for({"id": "resolution"})
+    assert sorted([{"name": "Won't Do"}, None, {"name": "Done"}], key=resolution.sort_key) == [{"name": "Done"}, {"name": "Won't Do"}, None]
+    # A links value that holds no link is empty: it sorts with the empty ones, last.
+    links = renderer_for({"id": "issuelinks"})
+    one = [{"type": {"outward": "blocks"}, "outwardIssue": {"key": "WEB-2"}}]
+    assert links.sort_key(["not a link"]) == links.sort_key(None) == links.sort_key([])
+    assert sorted([["not a link"], one], key=links.sort_key) == [one, ["not a link"]]

@@ -7,10 +7,11 @@ import time
 import traceback
 
 import pytest
+import requests
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import REPEATED_TOKEN, JiraCloud, detect_deployment
+from macros.sources.jira import REPEATED_TOKEN, JiraCloud, _Budget, _looks_html, _messages, _secs, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import (
     CLOUD_COUNT,
@@ -134,6 +135,28 @@ def test_short_and_empty_pages_mid_stream_do_not_end_the_search(server):
     assert len(handler.seen) == 8  # 5+2+0+1+5+0+3 = 16 in seven pages, then the last 4
 
 
+def test_only_a_long_run_of_empty_pages_stops_the_search(server, monkeypatch):
+    monkeypatch.setattr("macros.sources.jira.MAX_EMPTY_PAGES", 2)
+    serve(server, CloudSearch(total=20, page_sizes=[5, 0, 5, 0, 5, 0, 5]))
+    assert keys(run(cloud(server), page_size=5)) == [f"ABC-{n}" for n in range(1, 21)]  # never two in a row
+
+    server.clear()
+    serve(server, CloudSearch(total=20, page_sizes=[5, 0, 0, 5]))
+    with pytest.raises(SourceError) as info:
+        run(cloud(server), page_size=5)
+    assert str(info.value) == (
+        "Jira sent 2 empty pages in a row without ending the search; it was stopped. Try again later or narrow the query."
+    )
+
+
+def test_listing_every_id_counts_only_empty_pages_in_a_row(server, monkeypatch):
+    monkeypatch.setattr("macros.sources.jira.MAX_EMPTY_PAGES", 2)
+    serve(server, CloudSearch(total=250))  # ids come 100 a page here (the stand-in's cap)
+    source = cloud(server)
+    ids, calls = source._all_ids("project = ABC", source._http.new_budget())
+    assert len(ids) == 250 and calls == 3
+
+
 def test_repeated_token_is_an_error(server):
     serve(server, CloudSearch(total=50, repeat_token_at=1))
     source = cloud(server)
@@ -207,6 +230,18 @@ def test_approximate_count_failure_does_not_fail_the_search(server, status):
     pages = run(cloud(server))
     assert keys(pages) == ["ABC-1", "ABC-2", "ABC-3"]
     assert pages[0].expected is None
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [({"count": 0}, 0), ([42], None), (None, None), ({"count": "42"}, None), ({"count": True}, None), ({"count": -1}, None)],
+)
+def test_only_a_whole_count_of_zero_or_more_is_taken_from_the_count_answer(server, answer, expected):
+    serve(server, Sequence(answers=[json_response(answer)]), path=CLOUD_COUNT)
+    serve(server, CloudSearch(total=3))
+    pages = run(cloud(server))
+    assert keys(pages) == ["ABC-1", "ABC-2", "ABC-3"]
+    assert pages[0].expected == expected
 
 
 def test_preview(server):
@@ -351,6 +386,17 @@ def test_504_exhausted(server):
         str(error),
     ), str(error)
     assert len(handler.seen) == 2
+
+
+def test_a_backoff_longer_than_the_budget_left_is_cut_to_it(server):
+    # 503 without Retry-After: urllib3 backs off 0 s, then 10 s (backoff_factor 5), past
+    # the 1 s budget: the wait is cut to what is left, then the search gives up.
+    handler = serve(server, Sequence(answers=[Response("<html>Busy</html>", 503, content_type="text/html")]))
+    started = time.monotonic()
+    error = failure(cloud(server, retry_budget_seconds=1, max_retries=5, backoff_factor=5))
+    assert time.monotonic() - started < 6  # not the 10 s back-off: generous for a busy machine
+    assert str(error).startswith("Jira was unavailable (HTTP 503) after "), str(error)
+    assert len(handler.seen) >= 2
 
 
 def test_read_timeouts_exhausted(server):
@@ -533,6 +579,56 @@ def test_403_permission(server):
     )
 
 
+def test_403_with_a_denied_reason_other_than_a_captcha_names_it(server):
+    error = error_for(server, Response("", 403, {"X-Authentication-Denied-Reason": "AUTHORISATION_FAILED"}))
+    assert str(error) == (
+        "Jira refused access (HTTP 403 (X-Authentication-Denied-Reason: AUTHORISATION_FAILED)). Check that the "
+        "Jira account behind JIRA_TOKEN may browse the projects in this query, or ask your Jira admin for access."
+    )
+
+
+def test_a_connection_error_of_no_known_kind_is_reported_plainly():
+    source = JiraCloud("https://jira.example.com", stub.USER, stub.TOKEN)
+    error = source._http._transport_error(requests.exceptions.ConnectionError("something odd"), _Budget(5, 1))
+    assert re.fullmatch(
+        r"Could not reach Jira at https://jira\.example\.com: the connection failed \(after 1 attempt over "
+        r"[\d.]+ seconds\)\. Check JIRA_URL and the network\.",
+        str(error),
+    ), str(error)
+
+
+def test_a_connection_that_could_not_be_made_for_another_reason_than_a_refusal():
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    source = JiraCloud("https://jira.example.com", stub.USER, stub.TOKEN)
+    unreachable = NewConnectionError(None, "Failed to establish a new connection: [Errno 113] No route to host")
+    exc = requests.exceptions.ConnectionError(MaxRetryError(None, "/rest/api/3/search/jql", unreachable))
+    error = source._http._transport_error(exc, _Budget(5, 1))
+    assert "https://jira.example.com: no connection could be made (after 1 attempt" in str(error), str(error)
+
+
+@pytest.mark.parametrize("body", [b"<html><p>Sign in</p></html>", b"  <HEAD><title>x</title></HEAD>", b"<!DOCTYPE html>", b"<body>"])
+def test_an_html_body_is_recognised_whatever_its_content_type_says(body):
+    resp = requests.Response()
+    resp.headers["Content-Type"] = "application/json"
+    resp._content = body
+    assert _looks_html(resp)
+
+
+def test_jiras_words_are_read_from_every_shape_of_error_body():
+    assert _messages({"errorMessages": ["One."], "errors": {"jql": "Two."}, "error": {"message": "Three."}}) == ["One.", "Two.", "Three."]
+    assert _messages({"message": "Four.", "errorMessage": "Five."}) == ["Four.", "Five."]
+    assert _messages(["Six.", 7, ""]) == ["Six."]
+
+
+@pytest.mark.parametrize(
+    "seconds, written",
+    [(0, "0"), (0.5, "0.5"), (0.25, "0.25"), (2.0, "2"), (9.99, "9.99"), (10, "10"), (10.25, "10"), (95.7, "96")],
+)
+def test_seconds_in_messages_are_written_short(seconds, written):
+    assert _secs(seconds) == written
+
+
 def test_404(server):
     error = error_for(server, json_response({"errorMessages": ["Not found"]}, 404))
     assert (
@@ -678,6 +774,36 @@ def test_fields_are_listed_and_cached(server):
     source.fields()
     assert len(handler.seen) == 1
     assert handler.seen[0].headers["Authorization"] == stub.basic_header()
+
+
+
+def test_odd_entries_of_the_field_list_are_skipped_or_filled_in(server):
+    serve(
+        server,
+        Sequence(
+            answers=[
+                json_response(
+                    [
+                        {"id": "key", "name": "Issue key"},  # the key is listed once, as ours
+                        "not a field",
+                        {"name": "No id"},
+                        {"id": "", "name": "An empty id"},
+                        {"id": "customfield_10020", "schema": "not an object"},  # no name, no custom
+                        {"id": "labels", "name": "Labels", "schema": {"type": "array", "items": "string"}},
+                    ]
+                )
+            ]
+        ),
+        path="/rest/api/3/field",
+        method="GET",
+    )
+    fields = cloud(server).fields()
+    assert [(f.id, f.name, f.custom, f.schema_type) for f in fields] == [
+        ("key", "Key", False, "string"),
+        ("customfield_10020", "customfield_10020", True, None),
+        ("labels", "Labels", False, "array"),
+    ]
+    assert fields[1].schema == {} and fields[2].schema == {"type": "array", "items": "string"}
 
 
 def test_myself(server):

@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from macros.sources.base import JqlError, SourceError
-from macros.sources.jira import JiraDataCenter, detect_deployment
+from macros.sources.jira import JiraDataCenter, _id_ordered, _unseen, detect_deployment
 from macros.tests import jira_stub as stub
 from macros.tests.jira_stub import DC_SEARCH, DcSearch, Sequence, json_response
 
@@ -151,6 +151,45 @@ def test_duplicated_issue_across_pages_is_yielded_once(server):
     assert got == [f"ABC-{n}" for n in range(1, 31)]
     assert len(got) == len(set(got))
     assert [b["startAt"] for b in handler.bodies] == [0, 10, 20, 30]
+
+
+def test_an_issue_is_known_again_by_its_id_else_its_key_and_one_with_neither_is_always_kept():
+    issues = [
+        {"id": "1", "key": "A-1"},
+        {"id": "1", "key": "A-1"},  # again: dropped
+        {"id": "2", "key": "A-1"},  # the id decides (a key can move to another issue)
+        {"key": "A-3"},
+        {"key": "A-3"},  # no id: the key decides
+        {},
+        {},  # neither: nothing to tell them apart by, so both are kept
+        "not an issue",
+        "not an issue",
+    ]
+    seen: set[str] = set()
+
+    fresh = _unseen(issues, seen)
+
+    assert fresh == [issues[0], issues[2], issues[3], issues[5], issues[6], issues[7], issues[8]]
+    assert seen == {"1", "2", "A-3"}
+    assert _unseen([{"id": "2", "key": "A-2"}, {"id": "4"}], seen) == [{"id": "4"}]  # remembered across pages
+
+
+@pytest.mark.parametrize(
+    "jql, split",
+    [
+        ("project = X", ("project = X", "ASC")),
+        ("project = X ORDER BY key DESC", ("project = X", "DESC")),
+        ("project = X order by id asc", ("project = X", "ASC")),
+        ("project = X ORDER BY created", ("project = X", None)),
+    ],
+)
+def test_a_query_in_key_or_id_order_or_none_can_be_read_in_id_blocks(jql, split):
+    assert _id_ordered(jql) == split
+
+
+def test_too_deep_says_how_many_issues_when_jira_told():
+    assert JiraDataCenter._too_deep(12_345, 10_000).startswith("This query matches 12,345 issues; Jira Data Center cannot page")
+    assert JiraDataCenter._too_deep(None, 10_000).startswith("This query matches more than 10,000 issues; Jira Data Center")
 
 
 def test_empty_page_stops(server):

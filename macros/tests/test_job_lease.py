@@ -14,6 +14,7 @@ from django_q.models import OrmQ
 from conftest import StaticSource, make_issue, use_source
 from macros.models import Snapshot, SnapshotJob
 from macros.snapshots import LeaseHeartbeat, WorkerStopping, reap_stale_jobs, request_snapshot, take
+from macros.sources.base import SourceError
 
 Status = SnapshotJob.Status
 
@@ -196,3 +197,58 @@ def test_the_sweep_settles_at_most_a_batch_at_a_time(page_and_macro, monkeypatch
     assert sorted(SnapshotJob.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True)) == [Status.FAILED, Status.RUNNING]
     assert reap_stale_jobs() == {"requeued": 0, "failed": 1}
     assert set(SnapshotJob.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True)) == {Status.FAILED}
+
+
+def test_a_failure_after_the_sweep_failed_the_job_leaves_the_sweeps_verdict(page_and_macro, monkeypatch, settings):
+    # The worker stalled past its lease on the job's last attempt; the sweep failed the job
+    # with its reason; then the source failed too: the job keeps the sweep's verdict.
+    _, macro = page_and_macro
+    last = settings.Q_CLUSTER["max_attempts"]
+    job = SnapshotJob.objects.create(macro=macro, trigger="manual", status=Status.RUNNING, attempts=last - 1,
+                                     lease_until=timezone.now() - timedelta(seconds=1))
+
+    sweeps = []
+
+    def stall_then_fail(n):
+        SnapshotJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        sweeps.append(reap_stale_jobs())
+        raise SourceError("Jira was unavailable (HTTP 503).")
+
+    use_source(monkeypatch, CallbackSource([make_issue(1)], stall_then_fail))
+    assert take(job.pk) is None
+    job.refresh_from_db()
+    assert sweeps == [{"requeued": 0, "failed": 1}]
+    assert job.status == Status.FAILED and job.attempts == last
+    assert job.error.startswith("The worker taking this snapshot stopped before it finished")
+
+
+def test_a_broker_that_cannot_tell_its_queue_size_counts_as_messages_waiting(page_and_macro, monkeypatch, caplog):
+    class BrokerDown:
+        def queue_size(self):
+            raise ConnectionError("the broker is down")
+
+    _, macro = page_and_macro
+    now = timezone.now()
+    # Queued for longer than two leases: lost if nothing waited in the broker (see above).
+    queued = SnapshotJob.objects.create(macro=macro, trigger="manual", created_at=now - timedelta(seconds=61))
+    monkeypatch.setattr("django_q.brokers.get_broker", lambda *args, **kwargs: BrokerDown())
+
+    with caplog.at_level("WARNING", logger="macros.snapshots"):
+        assert reap_stale_jobs(now) == {"requeued": 0, "failed": 0}
+
+    assert _queued_messages(queued) == 0
+    [record] = [r for r in caplog.records if r.name == "macros.snapshots"]
+    assert record.getMessage() == "sweep: could not read the broker's queue size"
+    assert isinstance(record.exc_info[1], ConnectionError)
+
+
+def test_each_renewal_counts_a_beat_and_pushes_the_lease_on(page_and_macro, settings):
+    _, macro = page_and_macro
+    then = timezone.now()
+    job = SnapshotJob.objects.create(macro=macro, trigger="manual", status=Status.RUNNING, attempts=1, lease_until=then)
+    beat = LeaseHeartbeat(job)  # not started: beats by hand
+
+    assert beat.renew() and beat.renew()
+
+    assert beat.beats == 2
+    assert SnapshotJob.objects.get(pk=job.pk).lease_until >= then + timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)

@@ -14,7 +14,7 @@ from macros.sources import SourceError
 from macros.sources import jira as jira_module
 from macros.sources.concurrency import LocalLimiter
 from macros.sources.jira import JiraCloud, JiraDataCenter
-from macros.sources.levels import Children, plan_batches, sequential_rows
+from macros.sources.levels import Children, _reader_for, plan_batches, sequential_rows
 from macros.tests.jira_stub import make_issue
 from tests.reliability.standin_jira import TOKEN, USER, StandInJira
 
@@ -206,11 +206,30 @@ def test_data_center_past_its_deep_paging_limit_is_read_in_id_blocks(monkeypatch
         ("parent = $key AND summary ~ $key", None),
         ("assignee = $key", None),
         ("summary ~ \"$key\"", None),
+        ("status = Done ORDER BY parent = $key", None),  # nothing after ORDER BY is a clause
+        ("cf[10099] = $key", None),  # a custom field this site does not name
     ],
 )
 def test_only_a_clause_that_takes_a_list_is_batched(template, batched):
     plan = plan_batches(template, {"customfield_10014": "Epic Link"})
     assert (plan.jql(["A-1", "B-2"]) if plan else None) == batched
+
+
+def test_a_batched_level_that_shows_the_parent_field_keeps_it(close):
+    jira = stand_in("datacenter", parents=2)
+    close(jira)
+    children = Children(source_for(jira), "parent = $key", ["summary", "parent"], [(1, "ABC-1"), (2, "ABC-2")], {})
+    got = dict(children)
+    assert jira.searches("parent in (ABC-1, ABC-2)") == 1
+    assert {p: [i["fields"]["parent"]["key"] for i in issues] for p, issues in got.items()} == {1: ["ABC-1"] * 2, 2: ["ABC-2"] * 2}
+
+
+def test_an_epic_link_is_read_only_as_a_key():
+    fetch, value_of = _reader_for("cf[10014]", {"customfield_10014": "Epic Link"})
+    assert fetch == "customfield_10014"
+    assert value_of({"fields": {"customfield_10014": "ABC-1"}}) == "ABC-1"
+    assert value_of({"fields": {"customfield_10014": {"key": "ABC-1"}}}) is None
+    assert _reader_for("cf[10099]", {}) is None
 
 
 def test_a_child_that_names_no_parent_of_its_batch_sends_the_batch_one_parent_at_a_time(close):

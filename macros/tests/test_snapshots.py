@@ -1,6 +1,9 @@
 import gc
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conftest import StaticSource, make_issue, use_source
 from macros import snapshots
@@ -35,6 +38,32 @@ def test_it_stores_the_snapshot_rows_and_a_page_version(page_and_macro, people, 
     assert version.kind == PageVersion.Kind.SNAPSHOT and version.snapshot == snapshot
     page.refresh_from_db()
     assert page.current_version == version
+
+
+def test_the_person_who_asked_is_read_with_the_job_not_by_a_query_of_its_own(page_and_macro, people, static_source):
+    _, macro = page_and_macro
+    job, _ = request_snapshot(macro, SnapshotJob.Trigger.MANUAL, user=people["editor"])
+    users = connection.ops.quote_name(get_user_model()._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        snapshot = take(job.pk)
+
+    assert snapshot.taken_by == people["editor"]
+    assert [q["sql"] for q in queries if f"FROM {users}" in q["sql"]] == []
+
+
+def test_a_snapshot_holds_up_to_the_limit_exactly_and_fails_one_issue_past_it(page_and_macro, monkeypatch):
+    _, macro = page_and_macro
+    monkeypatch.setattr(snapshots, "MAX_ISSUES", 1000)
+    use_source(monkeypatch, StaticSource([make_issue(n) for n in range(1, 1001)], page_size=300))
+    at_the_limit = _take(macro)
+    use_source(monkeypatch, StaticSource([make_issue(n) for n in range(1, 1002)], page_size=300))
+    past_it = _take(macro)
+
+    assert at_the_limit.status == Status.SUCCEEDED and at_the_limit.snapshot.issue_count == 1000
+    assert past_it.status == Status.FAILED
+    assert past_it.error == "This snapshot would hold more than 1,000 issues; narrow the query."
+    assert not Snapshot.objects.filter(job=past_it).exists()
 
 
 def test_it_pages_through_the_source_and_reports_progress(page_and_macro, monkeypatch):
