@@ -187,6 +187,20 @@ def test_a_query_in_key_or_id_order_or_none_can_be_read_in_id_blocks(jql, split)
     assert _id_ordered(jql) == split
 
 
+@pytest.mark.parametrize("answer, refuses", [([], True), ([stub.make_issue(10_001, cloud=False)], False)])
+def test_deep_paging_is_probed_with_the_query_itself_one_result_past_the_limit(server, answer, refuses):
+    handler = serve(server, Sequence(answers=[page(answer, total=12_345, start=10_000, max_results=1)]))
+    assert dc(server)._refuses_deep_paging("project = ABC", ["summary"]) is refuses
+    assert handler.bodies == [{"jql": "project = ABC", "startAt": 10_000, "maxResults": 1, "fields": ["id"]}]
+
+
+def test_reading_a_level_stops_with_a_sentence_when_jira_stops_short_of_its_total(server):
+    serve(server, DcSearch(totals=[30], cap=10, empty_from=10))
+    with pytest.raises(SourceError) as info:
+        list(dc(server).read_pages("project = ABC", ["summary"]))
+    assert str(info.value).startswith("Jira stopped returning issues at result 10 although it reports 30 matches; ")
+
+
 def test_too_deep_says_how_many_issues_when_jira_told():
     assert JiraDataCenter._too_deep(12_345, 10_000).startswith("This query matches 12,345 issues; Jira Data Center cannot page")
     assert JiraDataCenter._too_deep(None, 10_000).startswith("This query matches more than 10,000 issues; Jira Data Center")
