@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DRIVER = """
@@ -28,6 +30,10 @@ for pid in children:
 """
 
 
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"),
+    reason="mutmut runs on the embedded default; forked sessions would share a PostgreSQL test database",
+)
 def test_forked_sessions_each_use_a_test_database_named_after_their_own_process(tmp_path):
     env = {**os.environ, "PROBE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
