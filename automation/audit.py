@@ -146,11 +146,11 @@ _trigger_sql: dict[str, str] = {}
 
 def record_trigger(
     *, macro_id: int, page_id: int, key_kind: str, key_lookup: str, address: str | None, job_id: uuid.UUID, coalesced: bool,
-    calls: int = 1,
 ) -> None:
-    """Count ``calls`` accepted calls in their (job, key, address) row, or start that row.
+    """Count one accepted call in its (job, key, address) row, or start that row.
 
-    ``automation.calls.CallCounts`` batches coalesced calls into one of these.
+    ``automation.calls.CallCounts`` writes coalesced calls in batches instead
+    (``record_trigger_batch``).
 
     Calls that join a queued job mostly find their row, so the hot path costs one small
     UPDATE rather than an INSERT into a table with several indexes; on SQLite, where two
@@ -165,16 +165,16 @@ def record_trigger(
     job = _JOB_ID.get_db_prep_value(job_id, connection)
     with connection.cursor() as cursor:
         if address is None:
-            cursor.execute(_trigger_sql["bump_no_address"], [calls, now, job, key_lookup])
+            cursor.execute(_trigger_sql["bump_no_address"], [1, now, job, key_lookup])
         else:
-            cursor.execute(_trigger_sql["bump"], [calls, now, job, key_lookup, address])
+            cursor.execute(_trigger_sql["bump"], [1, now, job, key_lookup, address])
         if cursor.rowcount:
             return
     with _relaxed_commit(), connection.cursor() as cursor:
         cursor.execute(
             _trigger_sql["insert"],
             [Kind.TRIGGERED.value, Via.API.value, macro_id, page_id, key_kind, key_lookup, address, job,
-             "coalesced" if coalesced else "queued", calls, now, now],
+             "coalesced" if coalesced else "queued", 1, now, now],
         )
 
 

@@ -326,7 +326,7 @@ def test_the_lookup_is_planned_once_per_connection_on_postgresql(client, automat
 
 def test_prepared_statements_can_be_turned_off_for_a_pooler(client, automated, batched, settings, monkeypatch):
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
+        pytest.skip("the setting turns off PostgreSQL's prepared statements; SQLite has none to turn off")
     settings.DATABASE_PREPARED_STATEMENTS = False
 
     def refuse(sql, params):
