@@ -1,6 +1,8 @@
-"""The automation API's paths (DESIGN §5); also the URLconf its OpenAPI description covers."""
+"""The automation API's paths (DESIGN §5); also the URLconf its OpenAPI description covers.
 
-from django.urls import path
+"""
+
+from django.urls import path, re_path
 
 from automation import api, page_api
 
@@ -12,3 +14,8 @@ urlpatterns = [
     # The reference product's path for the same page trigger.
     path("take-snapshot/<str:page_id>", page_api.TakeSnapshotOfPage.as_view(), name="automation_take_snapshot_page"),
 ]
+
+# What snapshots_site.wsgi's API handler resolves against: the paths above, then a JSON 404
+# for anything else under them (settings.AUTOMATION_API_PREFIXES), as the site's URLconf
+# answers those paths.
+handler_urlpatterns = [*urlpatterns, re_path(r"", api.NotFoundView.as_view())]

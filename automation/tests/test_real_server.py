@@ -70,3 +70,42 @@ def test_the_api_skips_the_browser_middleware_but_keeps_the_security_headers_and
     assert headers["Set-Cookie"] is None and "Cookie" not in (headers["Vary"] or "")
     assert guarded in (400, 414)
     assert redirected is None and docs.status == 200 and docs.url.endswith("/api/automation/v1/docs/")
+
+
+def test_the_api_handler_resolves_every_path_under_its_prefixes_as_the_site_does(automated):
+    """The API handler resolves against the API's own patterns: anything else under its
+    prefixes must still get the site's JSON 404, and the real paths their views."""
+    import urllib.error
+    import urllib.request
+
+    from django.test import Client
+
+    paths = [
+        automated.path + "/",  # no APPEND_SLASH on the API: a JSON 404
+        "/api/automation/v1/macros/",
+        "/api/automation/v1/macros/x/snapshots/more",
+        "/api/automation/v1/pages/",
+        "/api/automation/v1/snapshotsx",
+        "/api/automation/v1/jobs/",
+        "/api/automation/v1/jobs/not-a-job",  # the status view's own 404
+        "/take-snapshot/",
+        "/take-snapshot/1/more",
+        automated.path,  # GET on the trigger: 405
+    ]
+    through_client = []
+    for path in paths:
+        answer = Client().get(path)
+        through_client.append((answer.status_code, answer.json()))
+    through_gunicorn = []
+    with gunicorn(workers=1) as base:
+        for path in paths:
+            try:
+                with urllib.request.urlopen(base + path, timeout=30) as answer:
+                    through_gunicorn.append((answer.status, json.loads(answer.read())))
+            except urllib.error.HTTPError as refused:
+                through_gunicorn.append((refused.code, json.loads(refused.read())))
+
+    assert through_gunicorn == through_client
+    assert [status for status, _ in through_gunicorn] == [404] * 9 + [405]
+    assert through_gunicorn[0][1] == {"detail": "Nothing here: check the URL.", "code": "not_found"}
+    assert through_gunicorn[-1][1]["code"] == "method_not_allowed"
