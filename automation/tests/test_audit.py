@@ -324,12 +324,35 @@ def test_the_lookup_is_planned_once_per_connection_on_postgresql(client, automat
     assert "automation_macrokey" in statements[0] and "macros_snapshotjob" in statements[0]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_lookup_on_a_connection_the_server_ended_runs_again_on_a_new_one(client, automated, batched):
+    """The lookup keeps its cursor with its connection: a connection PostgreSQL ended (a
+    restart, a failover) is replaced, and the lookup prepared again on the new one."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the kept cursor and prepared lookup are PostgreSQL's")
+    import psycopg
+
+    assert trigger(client, automated, automated.key).json()["coalesced"] is False
+    assert trigger(client, automated, automated.key).json()["coalesced"] is True
+    ended = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [ended])
+
+    answer = trigger(client, automated, automated.key)
+
+    assert answer.status_code == 202 and answer.json()["coalesced"] is True
+    assert connection.connection.info.backend_pid != ended
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 1
+
+
 def test_prepared_statements_can_be_turned_off_for_a_pooler(client, automated, batched, settings, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the setting turns off PostgreSQL's prepared statements; SQLite has none to turn off")
     settings.DATABASE_PREPARED_STATEMENTS = False
 
-    def refuse(sql, params):
+    def refuse(*args):
         raise AssertionError("prepared although DATABASE_PREPARED_STATEMENTS is off")
 
     monkeypatch.setattr(calls, "_fetch_one_prepared", refuse)
