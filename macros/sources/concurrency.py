@@ -144,7 +144,7 @@ class LocalLimiter(Limiter):
                 if now < self._pause_until:
                     self._cond.wait(self._pause_until - now)
                 elif self._in_flight >= int(self._limit):
-                    self._cond.wait(min(1.0, deadline - now))
+                    self._cond.wait(deadline - now)  # a freed slot or a new limit notifies
                 else:
                     self._in_flight += 1
                     return "", self._in_flight >= int(self._limit)

@@ -71,6 +71,50 @@ def test_the_limit_grows_only_while_calls_reach_it_and_never_past_the_maximum():
     assert limiter.current() == 5
 
 
+def test_a_freed_slot_wakes_a_waiting_call_at_once():
+    limiter = LocalLimiter(start=1, maximum=1)
+    woke = []
+
+    def second() -> None:
+        started = time.monotonic()
+        with limiter.slot():
+            woke.append(time.monotonic() - started)
+
+    with limiter.slot():
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.2)
+    waiter.join(5)
+    assert 0.15 <= woke[0] < 0.6, "the waiting call went as soon as the slot was given back"
+
+
+def test_a_call_that_finds_no_slot_in_time_fails_with_a_sentence(monkeypatch):
+    """Waiting past MAX_QUEUE_WAIT for a slot (other snapshots hold every call the site
+    allows) ends the read with a sentence for the job, not a stack trace."""
+    from macros.sources import concurrency
+    from macros.sources.base import SourceError
+
+    monkeypatch.setattr(concurrency, "MAX_QUEUE_WAIT", 0.3)
+    jira = StandInJira("cloud")
+    try:
+        jira.behave("project = ONE", total=3)
+        limiter = LocalLimiter(start=1, maximum=1)
+        source = JiraCloud(jira.url, USER, TOKEN, limiter=limiter)
+        started = time.monotonic()
+        with limiter.slot(), pytest.raises(SourceError) as refused:
+            list(source.read_pages("project = ONE", ["summary"]))
+        waited = time.monotonic() - started
+    finally:
+        jira.close()
+
+    assert str(refused.value) == (
+        f"Jira at {jira.url} stayed busy: no call could be sent within 0.3 seconds because other snapshots "
+        "were using every call this site allows at once. Try again later."
+    )
+    assert 0.25 <= waited < 3
+    assert jira.requests == [], "nothing was sent"
+
+
 def test_in_order_gives_results_in_item_order_and_raises_the_first_failure():
     def slow_square(n: int) -> int:
         time.sleep(0.05 if n % 3 == 0 else 0)
