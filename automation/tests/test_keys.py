@@ -24,7 +24,9 @@ def test_it_parses_its_own_keys_and_nothing_else():
     presented = keys.parse(key.raw)
     assert presented is not None
     assert (presented.kind, presented.lookup_id) == (keys.KeyKind.MACRO, key.lookup_id)
-    for junk in ["", "snap_", "snap_short_x", key.raw + "x", key.raw[:-1], "SNAP" + key.raw[4:], "x" * 5000, key.raw.replace("_", "-", 1)]:
+    unknown_prefix = "other_" + key.raw.removeprefix("snap_")  # the shape of a key, a prefix of none
+    for junk in ["", "snap_", "snap_short_x", key.raw + "x", key.raw[:-1], "SNAP" + key.raw[4:], "x" * 5000,
+                 key.raw.replace("_", "-", 1), unknown_prefix]:
         assert keys.parse(junk) is None, junk
 
 
@@ -77,9 +79,11 @@ def test_a_regenerated_key_is_not_recognised_by_the_old_secret(argon2_checks):
 def test_the_memo_of_verified_keys_is_bounded(argon2_checks, monkeypatch):
     monkeypatch.setattr(keys, "_VERIFIED_MAX", 3)
     made = [keys.new_key() for _ in range(5)]
+    sizes = []
     for key in made:
         assert keys.check(key.hash, key.raw)
-    assert len(keys._verified) <= 3
+        sizes.append(len(keys._verified))
+    assert sizes == [1, 2, 3, 1, 2], "full at three: emptied before the fourth is kept"
     assert all(keys.check(key.hash, key.raw) for key in made)
 
 
@@ -96,6 +100,15 @@ def test_hashes_made_with_other_parameters_need_a_rehash():
     assert keys.needs_rehash(old)
     assert not keys.needs_rehash(keys.new_key().hash)
     assert keys.needs_rehash("garbage")
+    raw = "snap_aaaaaaaaaaaa_" + "a" * 43
+    # The current profile's prefix with a shorter salt, and another time cost at the current length:
+    # neither is the current profile, whichever of the two quick tests it passes.
+    short_salt = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=32, salt_len=8).hash(raw)
+    slower = argon2.PasswordHasher(time_cost=2, memory_cost=8, parallelism=1, hash_len=32, salt_len=16).hash(raw)
+    assert short_salt.startswith(keys._CURRENT_PREFIX) and len(short_salt) < keys._CURRENT_LENGTH
+    assert not slower.startswith(keys._CURRENT_PREFIX) and len(slower) == keys._CURRENT_LENGTH
+    assert keys.needs_rehash(short_salt)
+    assert keys.needs_rehash(slower)
 
 
 def test_the_key_comes_from_its_header_or_a_bearer_token():
