@@ -175,6 +175,42 @@ def test_two_processes_share_one_limit_in_redis(redis_client):
     assert waited >= 0.6, f"the other process held two of the three calls the site allows (waited {waited:.2f} s)"
 
 
+def test_in_redis_the_limit_grows_only_while_calls_reach_it(redis_client):
+    client, prefix = redis_client
+    site = "https://grow.example.net"
+    alone, other = (RedisLimiter(client, site, prefix=prefix, start=2, maximum=4) for _ in range(2))
+    alone.owner, other.owner = (lambda: "worker-a"), (lambda: "worker-b")
+
+    for _ in range(20):
+        with alone.slot():
+            pass
+    assert alone.current() == 2, "one call at a time says nothing about two"
+
+    with alone.slot(), other.slot():  # the second call reaches the limit
+        pass
+    assert alone.current() == 2.5, "a call that reached the limit and went well grows it by 1/limit"
+
+
+def test_in_redis_a_freed_slot_is_found_by_a_waiting_worker_within_a_few_polls(redis_client):
+    client, prefix = redis_client
+    site = "https://wait.example.net"
+    holder, waiter = (RedisLimiter(client, site, prefix=prefix, start=1, maximum=1) for _ in range(2))
+    holder.owner, waiter.owner = (lambda: "worker-a"), (lambda: "worker-b")
+    waited = []
+
+    def wait_for_a_slot() -> None:
+        started = time.monotonic()
+        with waiter.slot():
+            waited.append(time.monotonic() - started)
+
+    with holder.slot():
+        thread = threading.Thread(target=wait_for_a_slot)
+        thread.start()
+        time.sleep(0.3)
+    thread.join(10)
+    assert 0.25 <= waited[0] < 0.5, f"the waiting worker polls every 10-30 ms; it waited {waited[0]:.2f} s"
+
+
 def test_a_429_seen_by_one_worker_slows_every_worker_down(redis_client):
     client, prefix = redis_client
     first = RedisLimiter(client, "https://jira.example.com", prefix=prefix, start=6, maximum=8)
