@@ -293,6 +293,24 @@ def test_each_site_has_one_limiter_per_process_kept_in_redis_when_a_url_is_given
     assert isinstance(shared, RedisLimiter) and (shared.start, shared.maximum, shared.current()) == (2, 4, 2.0)
     assert isinstance(local, LocalLimiter) and (local.start, local.maximum) == (3, 5)
     assert concurrency.limiter_for("https://jira.example.com", redis_url=REDIS_URL, prefix=prefix, start=2, maximum=4) is shared
+    # A Redis that stops answering fails a snapshot's call within seconds, never holds it.
+    options = shared._client.connection_pool.connection_kwargs
+    assert (options["socket_connect_timeout"], options["socket_timeout"]) == (2, 5)
+
+
+def test_in_redis_each_site_has_a_limit_of_its_own(redis_client):
+    client, prefix = redis_client
+    busy = RedisLimiter(client, "https://busy.example.net", prefix=prefix, start=4, maximum=4)
+    calm = RedisLimiter(client, "https://calm.example.net", prefix=prefix, start=4, maximum=4)
+    with busy.slot() as slot:
+        slot.rate_limited(2.0)
+
+    started = time.monotonic()
+    with calm.slot():
+        waited = time.monotonic() - started
+
+    assert (busy.current(), calm.current()) == (2, 4), "one site's 429 halves its own limit only"
+    assert waited < 0.5, "nor pauses another site's calls"
 
 
 @pytest.mark.parametrize("start, maximum, begins_at", [(1, 5, 1), (0, 5, 1), (9, 5, 5), (3, 0, 1)])
