@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from automation import calls, globalkeys, site, waiting
@@ -14,6 +16,7 @@ from automation.models import AutomationEvent, GlobalKey
 from automation.tests.conftest import enable_and_publish, trigger
 from conftest import publish_page_with_macro
 from macros import pages as page_service
+from macros import space_switch
 from macros.models import SnapshotJob
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +26,8 @@ INVALID = {
     "code": "invalid_api_key",
 }
 SITE_OFF = {"detail": "Automation is switched off for this site by an administrator.", "code": "site_automation_disabled"}
+NO_PAGE = {"detail": "There is no published page with this id.", "code": "not_found"}
+GLOBAL_WRONG = "snapglobal_aaaaaaaaaaaa_" + "a" * 43
 
 
 @pytest.fixture
@@ -201,6 +206,48 @@ def test_a_page_path_answers_405_to_get(client, page_and_macro, global_key):
     assert response.json()["code"] == "method_not_allowed"
 
 
+def test_an_unknown_page_without_the_global_key_answers_the_page_triggers_own_404(client, automated):
+    # 404 comes before 401 (DESIGN §5): a missing, wrong or macro key on an unknown page is told it is unknown.
+    for path in ("/api/automation/v1/pages/999999/snapshots", "/take-snapshot/999999", "/take-snapshot/abc"):
+        for key in (None, GLOBAL_WRONG, automated.key):
+            response = trigger(client, path, key)
+            assert response.status_code == 404, (path, key)
+            assert response.json() == NO_PAGE
+    assert not SnapshotJob.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "put"])
+def test_bulk_answers_405_to_anything_but_post(client, global_key, method):
+    response = getattr(client, method)("/api/automation/v1/snapshots", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json() == {"detail": f"{method.upper()} is not allowed here; use POST.", "code": "method_not_allowed"}
+    assert not SnapshotJob.objects.exists()
+
+
+def test_macro_page_and_bulk_triggers_with_the_global_key_count_against_one_limit(client, automated, global_key, settings, fresh_minute):
+    settings.AUTOMATION_THROTTLE = "2/min"
+    assert trigger(client, automated, global_key).status_code == 202
+    assert trigger(client, automated, global_key).status_code == 202
+
+    answers = [
+        trigger(client, page_path(automated.page), global_key),
+        trigger(client, f"/take-snapshot/{automated.page.pk}", global_key),
+        post_json(client, "/api/automation/v1/snapshots", global_key, {"pages": [automated.page.pk]}),
+    ]
+
+    for answer in answers:
+        assert answer.status_code == 429
+        wait = int(answer["Retry-After"])
+        assert 1 <= wait <= 60
+        assert answer.json() == {
+            "detail": f"Too many calls with this API key; try again in {wait} second{'s' if wait != 1 else ''}.",
+            "code": "throttled",
+        }
+    assert SnapshotJob.objects.count() == 1
+
+
 # --- lifecycle: expiry, prolong, regenerate, revoke -----------------------------------------
 
 
@@ -370,6 +417,21 @@ def test_bulk_refuses_a_bad_value_anywhere_in_the_body_before_queueing_anything(
     assert not SnapshotJob.objects.exists()  # the valid page before the bad value queued nothing
 
 
+@pytest.mark.parametrize(
+    ("body", "code", "detail"),
+    [
+        ({"pages": 5}, "invalid_body", '"pages" and "macros" are lists of ids.'),
+        ({"macros": "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"}, "invalid_body", '"pages" and "macros" are lists of ids.'),
+        ({"pages": [12] * 300, "macros": ["x"] * 201}, "too_many_targets", "At most 500 targets per call; this one names 501. Split it."),
+    ],
+)
+def test_bulk_says_why_a_body_of_the_wrong_shape_or_size_is_refused(client, page_and_macro, global_key, body, code, detail):
+    response = post_json(client, "/api/automation/v1/snapshots", global_key, body)
+
+    assert (response.status_code, response.json()) == (400, {"detail": detail, "code": code})
+    assert not SnapshotJob.objects.exists()
+
+
 def test_bulk_takes_up_to_500_targets(client, page_and_macro, global_key):
     page, _ = page_and_macro
 
@@ -402,6 +464,64 @@ def test_global_key_calls_are_counted_in_the_audit_log(client, automated, global
 
     row = AutomationEvent.objects.get(kind=AutomationEvent.Kind.TRIGGERED)
     assert (row.key_kind, row.key_lookup, row.macro_id, row.page_id) == ("global", global_key[11:23], automated.macro.pk, automated.page.pk)
+
+
+def test_bulk_and_page_triggers_record_the_callers_address_in_the_audit_log(client, two_macro_page, global_key):
+    page, macros = two_macro_page
+    body = json.dumps({"pages": [page.pk], "macros": [str(macros[0].public_id)]})
+
+    bulk = client.post("/api/automation/v1/snapshots", data=body, content_type="application/json",
+                       HTTP_JIRA_SNAPSHOTS_API_KEY=global_key, REMOTE_ADDR="203.0.113.9")
+    single = trigger(client, page_path(page), global_key, REMOTE_ADDR="198.51.100.7")
+
+    assert (bulk.status_code, single.status_code) == (202, 202)
+    rows = AutomationEvent.objects.filter(kind=AutomationEvent.Kind.TRIGGERED)
+    assert sorted((r.macro_id, r.client_address, r.reason, r.count) for r in rows) == sorted([
+        (macros[0].pk, "203.0.113.9", "queued", 2),  # named again as a macro: counted in the row of the job its page queued
+        (macros[1].pk, "203.0.113.9", "queued", 1),
+        (macros[0].pk, "198.51.100.7", "coalesced", 1),
+        (macros[1].pk, "198.51.100.7", "coalesced", 1),
+    ])
+
+
+@pytest.fixture
+def batched(db, settings, monkeypatch):
+    """Counts of calls that join a job written in batches, as shipped (a joining call then writes nothing)."""
+    settings.AUTOMATION_COUNT_FLUSH_SECONDS = 60
+    monkeypatch.setattr(calls, "call_counts", calls.CallCounts())
+    yield settings
+    calls.call_counts.flush()
+
+
+def test_a_macro_named_twice_in_a_bulk_call_joins_its_first_job_without_another_query(client, two_macro_page, global_key, batched, settings):
+    settings.AUTOMATION_THROTTLE = settings.AUTOMATION_REFUSED_THROTTLE = None  # no lease taken in one call only
+    _, (once, twice) = two_macro_page  # neither has a job yet
+
+    with CaptureQueriesContext(connection) as named_once:
+        first = post_json(client, "/api/automation/v1/snapshots", global_key, {"macros": [str(once.public_id)]})
+    with CaptureQueriesContext(connection) as named_twice:
+        second = post_json(client, "/api/automation/v1/snapshots", global_key, {"macros": [str(twice.public_id)] * 2})
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    job = SnapshotJob.objects.get(macro=twice)
+    assert second.json() == {"accepted": 2, "refused": 0, "results": [job_body(job, settings), job_body(job, settings, coalesced=True)]}
+    assert len(named_twice) == len(named_once), [q["sql"] for q in named_twice.captured_queries]
+    assert SnapshotJob.objects.count() == 2
+
+
+def test_bulk_answers_a_macro_whose_space_has_snapshots_off_with_that_sentence(client, page_and_macro, global_key):
+    page, macro = page_and_macro
+    space_switch.set_snapshots_enabled(page.space, False)
+
+    response = post_json(client, "/api/automation/v1/snapshots", global_key, {"macros": [str(macro.public_id)]})
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 0,
+        "refused": 1,
+        "results": [{"macro": str(macro.public_id), "error": {"detail": space_switch.SPACE_OFF_SENTENCE, "code": "macro_automation_disabled"}}],
+    }
+    assert not SnapshotJob.objects.exists()
 
 
 def test_an_enabled_macros_own_key_keeps_working_next_to_the_global_key(client, space, people, global_key):

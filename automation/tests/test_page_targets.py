@@ -10,7 +10,7 @@ from io import BytesIO
 
 import pytest
 
-from automation import globalkeys
+from automation import globalkeys, page_api
 from automation.api import MAX_BODY
 from automation.models import AutomationEvent
 from automation.tests.conftest import trigger
@@ -19,6 +19,10 @@ from macros.models import SnapshotJob
 
 pytestmark = pytest.mark.django_db
 NO_PAGE = {"detail": "There is no published page with this id.", "code": "not_found"}
+TOO_LARGE = {
+    "detail": "The request body is larger than 1 MiB. The body is ignored: send none, or a smaller one.",
+    "code": "payload_too_large",
+}
 
 
 @pytest.fixture
@@ -53,6 +57,22 @@ def test_bulk_page_ids_past_what_the_database_holds_are_unknown_pages(client, gl
     assert response.json()["results"] == [{"page": page_id, "error": NO_PAGE}]
 
 
+@pytest.mark.parametrize("page_id", ["9999999999999999999", "9223372036854775808", "99999999999999999999"])
+def test_page_ids_written_with_19_or_more_digits_are_unknown_pages_not_an_overflow(client, global_key, page_and_macro, page_id):
+    # 19 digits can be past 2**63 - 1, the largest id the database holds.
+    for path in (f"/api/automation/v1/pages/{page_id}/snapshots", f"/take-snapshot/{page_id}"):
+        response = trigger(client, path, global_key)
+        assert response.status_code == 404
+        assert response.json() == NO_PAGE
+
+    bulk = client.post("/api/automation/v1/snapshots", data=json.dumps({"pages": [page_id]}),
+                       content_type="application/json", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert bulk.status_code == 202, bulk.content
+    assert bulk.json() == {"accepted": 0, "refused": 1, "results": [{"page": page_id, "error": NO_PAGE}]}
+    assert not SnapshotJob.objects.exists()
+
+
 @pytest.mark.parametrize("body", [{}, {"pages": [], "macros": []}, {"pages": []}])
 def test_a_bulk_call_that_names_nothing_is_refused_with_a_sentence(client, global_key, body):
     response = client.post("/api/automation/v1/snapshots", data=json.dumps(body),
@@ -80,6 +100,46 @@ def test_a_chunked_bulk_body_is_read_whole_up_to_one_mib_and_refused_past_it(cli
     assert [result["page"] for result in accepted.json()["results"]] == [page.pk]
     assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
     assert SnapshotJob.objects.count() == 1
+
+
+def test_a_bulk_body_of_exactly_one_mib_with_its_length_declared_is_read_and_one_byte_more_is_refused(client, global_key, page_and_macro):
+    page, _ = page_and_macro
+    body = json.dumps({"pages": [page.pk]}).encode()
+    full = b" " * (MAX_BODY - len(body)) + body
+
+    accepted = client.post("/api/automation/v1/snapshots", data=full, content_type="application/json",
+                           HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    refused = client.post("/api/automation/v1/snapshots", data=b" " + full, content_type="application/json",
+                          HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+
+    assert accepted.status_code == 202, accepted.content
+    assert [result["page"] for result in accepted.json()["results"]] == [page.pk]
+    assert (refused.status_code, refused.json()) == (413, TOO_LARGE)
+    assert SnapshotJob.objects.count() == 1
+
+
+class EndlessBody:
+    """A chunked body that never ends: each read(n) gives n more bytes."""
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def read(self, size: int | None = None) -> bytes:
+        assert size is not None and size > 0, "a read of the whole of an endless body never returns"
+        self.given += size
+        return b" " * size
+
+
+def test_an_endless_chunked_bulk_body_is_refused_after_reading_at_most_a_chunk_past_one_mib(rf, global_key):
+    request = rf.generic("POST", "/api/automation/v1/snapshots", b"", HTTP_TRANSFER_ENCODING="chunked",
+                         HTTP_JIRA_SNAPSHOTS_API_KEY=global_key)
+    request.META["wsgi.input"] = body = EndlessBody()
+
+    response = page_api.TriggerSnapshots.as_view()(request).render()
+
+    assert (response.status_code, json.loads(response.content)) == (413, TOO_LARGE)
+    assert MAX_BODY < body.given <= MAX_BODY + 64 * 1024
+    assert not SnapshotJob.objects.exists()
 
 
 @pytest.mark.parametrize("body", [b"", b" \n\t "])
