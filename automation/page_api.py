@@ -242,10 +242,11 @@ class TriggerSnapshots(GlobalKeyView):
         address = audit.client_address(request)
         page_ids = {p for p in (_page_id_or_none(v) for v in pages) if p is not None}
         macro_ids = {m for m in (_uuid_or_none(v) if isinstance(v, str) else None for v in macros) if m is not None}
-        published_pages = set(Page.objects.filter(pk__in=page_ids, published_at__isnull=False).values_list("pk", flat=True))
+        # Published pages, each with its space's Snapshots switch.
+        published_pages = dict(Page.objects.filter(pk__in=page_ids, published_at__isnull=False).values_list("pk", "space__snapshots_enabled"))
         live = Macro.objects.filter(published_at__isnull=False, deleted_at__isnull=True).order_by("position", "pk")
         macros_of_page: dict[int, list[Macro]] = {}
-        for macro in live.filter(page_id__in=published_pages).only("pk", "public_id", "page_id"):
+        for macro in live.filter(page_id__in=[p for p, on in published_pages.items() if on]).only("pk", "public_id", "page_id"):
             macros_of_page.setdefault(macro.page_id, []).append(macro)
         named = {
             m.public_id: m
@@ -260,6 +261,9 @@ class TriggerSnapshots(GlobalKeyView):
                 page_id = _page_id_or_none(value)
                 if page_id not in published_pages:
                     results.append({"page": value, "error": _error(NotFound("There is no published page with this id."))})
+                    continue
+                if not published_pages[page_id]:  # as the page trigger answers it: the whole page refused
+                    results.append({"page": page_id, "error": _error(MacroAutomationDisabled(space_switch.SPACE_OFF_SENTENCE))})
                     continue
                 jobs = [_queue(targets, m, grant, address) for m in macros_of_page.get(page_id, [])]
                 results.append({"page": page_id, "jobs": jobs})
@@ -347,8 +351,8 @@ def _read_body(request) -> bytes:
     if declared:
         try:
             length = int(declared)
-        except ValueError:
-            length = 0
+        except ValueError:  # no body can be read by a length that is not one (Django would fail)
+            raise InvalidBody("The Content-Length header is not a number, so the body cannot be read.", "invalid_json") from None
         if length > MAX_BODY:
             raise PayloadTooLarge()
         return request._request.body

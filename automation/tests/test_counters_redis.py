@@ -73,7 +73,7 @@ def test_a_connection_the_server_dropped_is_made_again_and_the_count_is_not_doub
 
 
 def test_threads_count_together_each_on_its_own_connection(redis_counters):
-    store, client, _ = redis_counters
+    store, _, _ = redis_counters
     errors, used = [], set()
 
     def count():
@@ -95,7 +95,7 @@ def test_threads_count_together_each_on_its_own_connection(redis_counters):
 
 def test_a_forked_process_counts_on_a_connection_of_its_own(redis_counters):
     """gunicorn forks its workers: a child must never share its parent's socket."""
-    store, client, _ = redis_counters
+    store, _, _ = redis_counters
     store.add("calls:f", 1, 60)
     parent_port = store._thread().connection._sock.getsockname()[1]
     read, write = os.pipe()

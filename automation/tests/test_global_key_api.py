@@ -17,7 +17,7 @@ from automation.tests.conftest import enable_and_publish, trigger
 from conftest import publish_page_with_macro
 from macros import pages as page_service
 from macros import space_switch
-from macros.models import SnapshotJob
+from macros.models import SnapshotJob, Space
 
 pytestmark = pytest.mark.django_db
 Via = AutomationEvent.Via
@@ -522,6 +522,36 @@ def test_bulk_answers_a_macro_whose_space_has_snapshots_off_with_that_sentence(c
         "results": [{"macro": str(macro.public_id), "error": {"detail": space_switch.SPACE_OFF_SENTENCE, "code": "macro_automation_disabled"}}],
     }
     assert not SnapshotJob.objects.exists()
+
+
+def test_bulk_refuses_a_page_whose_space_has_snapshots_off_as_the_page_trigger_does(client, page_and_macro, global_key, space, people):
+    """The page is refused as a whole, with the space's sentence (it used to crash the call
+    with a 500), and the other targets of the call still go ahead."""
+    page, _ = page_and_macro
+    other_space = Space.objects.create(key="OTHER", name="Other")
+    other_page, other_macro = publish_page_with_macro(other_space, people["editor"], title="Elsewhere")
+    space_switch.set_snapshots_enabled(page.space, False)
+
+    response = post_json(client, "/api/automation/v1/snapshots", global_key, {"pages": [page.pk, other_page.pk]})
+    single = trigger(client, f"/api/automation/v1/pages/{page.pk}/snapshots", global_key)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["refused"]) == (1, 1)
+    assert body["results"][0] == {"page": page.pk, "error": {"detail": space_switch.SPACE_OFF_SENTENCE, "code": "macro_automation_disabled"}}
+    assert body["results"][1]["page"] == other_page.pk and [j["macro"] for j in body["results"][1]["jobs"]] == [str(other_macro.public_id)]
+    assert single.status_code == 403 and single.json() == body["results"][0]["error"]
+    assert list(SnapshotJob.objects.values_list("macro_id", flat=True)) == [other_macro.pk]
+
+
+def test_bulk_refuses_a_content_length_that_is_not_a_number_with_a_sentence(client, global_key):
+    response = client.post(
+        "/api/automation/v1/snapshots", data=b'{"pages": [1]}', content_type="application/json",
+        CONTENT_LENGTH="abc", HTTP_JIRA_SNAPSHOTS_API_KEY=global_key,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The Content-Length header is not a number, so the body cannot be read.", "code": "invalid_json"}
 
 
 def test_an_enabled_macros_own_key_keeps_working_next_to_the_global_key(client, space, people, global_key):
