@@ -400,6 +400,13 @@ def test_bulk_refuses_malformed_bodies_with_400_and_queues_nothing(client, page_
         (b'{"pages": [%d, NaN]}', "invalid_json", "The body is not valid JSON (NaN is not a JSON value)."),
         (b'{"pages": [%d, Infinity]}', "invalid_json", "The body is not valid JSON (Infinity is not a JSON value)."),
         (b'{"pages": [%d, 1e999]}', "invalid_json", "The body is not valid JSON (1e999 is too large a number)."),
+        # A long number is quoted by its first 40 characters.
+        (b'{"pages": [%d, ' + b"9" * 45 + b'.5e999]}', "invalid_json", f"The body is not valid JSON ({'9' * 40} is too large a number)."),
+        # A value is quoted whole up to 40 characters, cut to 37 and "..." past them.
+        (b'{"pages": [%d], "macros": [[' + b"1" * 38 + b"]]}", "invalid_body",
+         f'Macro ids are strings, such as "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"; [{"1" * 38}] is not one.'),
+        (b'{"pages": [%d], "macros": [[' + b"1" * 39 + b"]]}", "invalid_body",
+         f'Macro ids are strings, such as "6f1d2c3b-4a59-4e7f-8c21-9b0a1d2e3f40"; [{"1" * 36}... is not one.'),
         (b'{"pages": [%d, 1.5]}', "invalid_body", "Page ids are whole numbers, such as 12; 1.5 is not one."),
         (b'{"pages": [%d, true]}', "invalid_body", "Page ids are whole numbers, such as 12; true is not one."),
         (b'{"pages": [%d, null]}', "invalid_body", "Page ids are whole numbers, such as 12; null is not one."),
@@ -415,6 +422,13 @@ def test_bulk_refuses_a_bad_value_anywhere_in_the_body_before_queueing_anything(
 
     assert (response.status_code, response.json()) == (400, {"detail": detail, "code": code})
     assert not SnapshotJob.objects.exists()  # the valid page before the bad value queued nothing
+
+
+def test_page_ids_are_whole_numbers_from_1_to_the_largest_a_database_key_holds():
+    from automation.page_api import _page_id_or_none
+
+    assert [_page_id_or_none(v) for v in (1, 126, 2**63 - 1, "126", "9" * 18)] == [1, 126, 2**63 - 1, 126, int("9" * 18)]
+    assert [_page_id_or_none(v) for v in (0, -1, 2**63, True, "0x10", "1.5", "", "9" * 19, "١٢")] == [None, None, None, None, None, None, None, None, None]
 
 
 @pytest.mark.parametrize(
