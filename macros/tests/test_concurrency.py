@@ -44,6 +44,23 @@ def run_at_once(limiter, calls: int, seconds: float = 0.02, *, rate_limit_at: in
     return peak
 
 
+def waited_for_a_slot(holder, waiter, *, held: float) -> float:
+    """Seconds a call on ``waiter`` waited for a slot while ``holder`` kept the only one ``held`` seconds."""
+    waited = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        with waiter.slot():
+            waited.append(time.monotonic() - started)
+
+    with holder.slot():
+        thread = threading.Thread(target=wait)
+        thread.start()
+        time.sleep(held)
+    thread.join(10)
+    return waited[0]
+
+
 def test_it_never_lets_more_calls_through_than_the_limit():
     limiter = LocalLimiter(start=3, maximum=3)
     assert run_at_once(limiter, 24) == 3
@@ -73,19 +90,8 @@ def test_the_limit_grows_only_while_calls_reach_it_and_never_past_the_maximum():
 
 def test_a_freed_slot_wakes_a_waiting_call_at_once():
     limiter = LocalLimiter(start=1, maximum=1)
-    woke = []
-
-    def second() -> None:
-        started = time.monotonic()
-        with limiter.slot():
-            woke.append(time.monotonic() - started)
-
-    with limiter.slot():
-        waiter = threading.Thread(target=second)
-        waiter.start()
-        time.sleep(0.2)
-    waiter.join(5)
-    assert 0.15 <= woke[0] < 0.6, "the waiting call went as soon as the slot was given back"
+    waited = waited_for_a_slot(limiter, limiter, held=0.2)
+    assert 0.15 <= waited < 0.6, "the waiting call went as soon as the slot was given back"
 
 
 def test_a_call_that_finds_no_slot_in_time_fails_with_a_sentence(monkeypatch):
@@ -196,19 +202,8 @@ def test_in_redis_a_freed_slot_is_found_by_a_waiting_worker_within_a_few_polls(r
     site = "https://wait.example.net"
     holder, waiter = (RedisLimiter(client, site, prefix=prefix, start=1, maximum=1) for _ in range(2))
     holder.owner, waiter.owner = (lambda: "worker-a"), (lambda: "worker-b")
-    waited = []
-
-    def wait_for_a_slot() -> None:
-        started = time.monotonic()
-        with waiter.slot():
-            waited.append(time.monotonic() - started)
-
-    with holder.slot():
-        thread = threading.Thread(target=wait_for_a_slot)
-        thread.start()
-        time.sleep(0.3)
-    thread.join(10)
-    assert 0.25 <= waited[0] < 0.5, f"the waiting worker polls every 10-30 ms; it waited {waited[0]:.2f} s"
+    waited = waited_for_a_slot(holder, waiter, held=0.3)
+    assert 0.25 <= waited < 0.5, f"the waiting worker polls every 10-30 ms; it waited {waited:.2f} s"
 
 
 def test_a_429_seen_by_one_worker_slows_every_worker_down(redis_client):
