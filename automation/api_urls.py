@@ -1,6 +1,4 @@
-"""The automation API's paths (DESIGN §5); also the URLconf its OpenAPI description covers.
-
-"""
+"""The automation API's paths (DESIGN §5); also the URLconf its OpenAPI description covers."""
 
 from django.urls import path, re_path
 

@@ -25,7 +25,7 @@ from django.urls.resolvers import RegexPattern  # noqa: E402
 class AutomationAPIHandler(WSGIHandler):
     """A Django handler whose middleware chain is ``AUTOMATION_API_MIDDLEWARE``, and whose
     paths resolve against the API's own patterns (``automation.api_urls``) rather than
-    through the site's URLconf and its includes (a quarter of Django's share of a trigger)."""
+    through the site's URLconf and its includes (17 µs a call against 63 µs, measured on 5 Dec)."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Django builds the chain from settings.MIDDLEWARE; swapped only while it does,
