@@ -138,6 +138,24 @@ def space(people) -> Space:
     return space
 
 
+def redis_or_skip(url: str):
+    """A client of the Redis at ``url`` (tests that need a real one), or the test skipped
+    when none answers there."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {url}")
+    return client
+
+
+def delete_redis_keys(client, prefix: str) -> None:
+    """What a test wrote under its own key prefix."""
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
 def publish_page_with_macro(space: Space, user, *, jql: str = "project = WEB", fields=None, title="Status") -> tuple[Page, Macro]:
     page = page_service.create_page(space, title, "Some **text**.", user)
     draft = page_service.get_draft(page, user)

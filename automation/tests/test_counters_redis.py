@@ -13,26 +13,21 @@ import pytest
 from django.test import override_settings
 
 from automation import counters
+from conftest import delete_redis_keys, redis_or_skip
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture
 def redis_counters():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    client = redis_or_skip(REDIS_URL)
     prefix = f"counters-test-{uuid.uuid4().hex[:8]}"
     caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}}
     with override_settings(CACHES=caches):
         store = counters.store()
         assert isinstance(store, counters.RedisCounters)
         yield store, client, prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    delete_redis_keys(client, prefix)
     client.close()
 
 

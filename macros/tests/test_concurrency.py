@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import delete_redis_keys, redis_or_skip
 from macros.sources.concurrency import LocalLimiter, RedisLimiter, in_order
 from macros.sources.jira import JiraCloud
 from tests.reliability.standin_jira import TOKEN, USER, StandInJira
@@ -141,16 +142,10 @@ def test_in_order_gives_results_in_item_order_and_raises_the_first_failure():
 
 @pytest.fixture
 def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    client = redis_or_skip(REDIS_URL)
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     yield client, prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    delete_redis_keys(client, prefix)
 
 
 def test_two_processes_share_one_limit_in_redis(redis_client):
