@@ -305,16 +305,6 @@ def live_targets(macros) -> list[CallTarget]:
     ]
 
 
-def find_macro(public_id: uuid.UUID | None) -> CallTarget | None:
-    """A macro by its public id, when no key led to it (refusals: not the hot path)."""
-    if public_id is None:
-        return None
-    macro = Macro.objects.select_related("automation").filter(public_id=public_id, deleted_at__isnull=True).first()
-    if macro is None:
-        return None
-    return target_of(macro)
-
-
 def target_of(macro: Macro) -> CallTarget:
     try:
         automation = macro.automation

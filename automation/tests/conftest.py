@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.core.cache import cache
 
-from automation import service
+from automation import calls, service
 from automation.models import AutomationEvent
 from automation.throttles import key_calls
 from macros import pages as page_service
@@ -36,6 +36,14 @@ def _fresh_throttles(request, settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookup_sql(monkeypatch):
+    # calls.py builds its lookups' SQL once per process; mutmut forks each mutant's run from a
+    # process that already built them, so each test builds them anew to test the building.
+    for name in ("_sql", "_global_sql", "_macro_sql"):
+        monkeypatch.setattr(calls, name, None)
 
 
 @pytest.fixture
